@@ -1,0 +1,137 @@
+"""Command line and start-up: parse arguments, build the Qt app and the qasync loop.
+
+Start-up stays light: Qt and the window are imported only for the GUI path,
+and keyring and network work waits until the window has painted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chatroom import __version__
+
+if TYPE_CHECKING:
+    from chatroom.core.secrets import KeyStore
+    from chatroom.core.settings import Settings
+    from chatroom.ui.main_window import MainWindow
+
+__all__ = ["build_parser", "create_window", "main"]
+
+log = logging.getLogger("chatroom")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatroom",
+        description="Send one prompt to several language models and compare their replies.",
+        epilog=(
+            "The API key is read from the system keyring (service 'chatroom', user "
+            "'openrouter') or, for one run, from OPENROUTER_API_KEY."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"chatroom {__version__}")
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="for this run, talk to this OpenAI-compatible base URL instead of OpenRouter "
+        "(e.g. http://127.0.0.1:8080/v1)",
+    )
+    parser.add_argument(
+        "--model",
+        metavar="ID",
+        action="append",
+        default=[],
+        help="seat this model (repeat for several seats)",
+    )
+    return parser
+
+
+def _valid_base_url(parser: argparse.ArgumentParser, url: str | None) -> str | None:
+    if url is None:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        parser.error(f"--base-url must be an http(s) URL with a host, not {url!r}")
+    return url.rstrip("/")
+
+
+def create_window(
+    settings: Settings,
+    settings_path: Path,
+    keys: KeyStore,
+    *,
+    base_url: str | None = None,
+    models: Sequence[str] = (),
+) -> MainWindow:
+    """The main window with its room and session; models given replace the saved seats."""
+    from chatroom.core.room import Room
+    from chatroom.ui.main_window import MainWindow, endpoint_configs
+    from chatroom.ui.session import ClientPool, RoomSession
+
+    room = Room(params=dict(settings.params), system_prompt=settings.system_prompt)
+    for model in models or settings.seats:
+        room.add_seat(model)
+    clients = ClientPool(
+        endpoint_configs(settings, base_url), keys, read_timeout_s=settings.read_timeout_s
+    )
+    session = RoomSession(room, clients)
+    window = MainWindow(session, settings, settings_path, keys, base_url_override=base_url)
+    session.setParent(window)
+    return window
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    base_url = _valid_base_url(build_parser(), args.base_url)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return _run_gui(base_url, args.model)
+
+
+def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from chatroom.core import paths
+    from chatroom.core.errors import SettingsError
+    from chatroom.core.secrets import KeyStore
+    from chatroom.core.settings import Settings, load_settings
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Chatroom")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("chatroom")
+    # The window's close ends the run, after the streams are stopped cleanly.
+    app.setQuitOnLastWindowClosed(False)
+    settings_path = paths.settings_path()
+    try:
+        settings = load_settings(settings_path)
+    except SettingsError as exc:
+        log.error("%s", exc)
+        settings = Settings()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = create_window(settings, settings_path, KeyStore(), base_url=base_url, models=models)
+
+    async def run() -> None:
+        closed = asyncio.Event()
+        window.closed.connect(closed.set)
+        window.show()
+        await closed.wait()
+        await window.session.aclose()
+
+    with loop:
+        loop.run_until_complete(run())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

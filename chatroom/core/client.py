@@ -1,0 +1,246 @@
+"""ChatClient: streaming chat completions over httpx + httpx-sse.
+
+A stream ends in exactly one of four ways (STYLE.md rule 8): `[DONE]` or a
+finish reason ends the iteration; an error object raises ApiError; a body that
+ends with neither raises StreamInterrupted; cancelling the consumer closes the
+response, which ends the generation upstream. Retries happen only before the
+server accepted the request (no 200 yet): a resend after that would bill twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from typing import Final
+from urllib.parse import urlsplit
+
+import httpx
+import httpx_sse
+
+from chatroom import __version__
+from chatroom.core.errors import (
+    ApiError,
+    ChatroomError,
+    MalformedResponse,
+    NetworkError,
+    ReadTimeout,
+    StreamInterrupted,
+)
+from chatroom.core.protocol import (
+    Finished,
+    Retrying,
+    StreamEvent,
+    error_from_body,
+    events_from_data,
+    parse_retry_after,
+)
+from chatroom.core.secrets import ApiKey
+
+__all__ = ["ChatClient", "describe_host"]
+
+APP_URL: Final = "https://github.com/chatroom-app/chatroom"
+APP_TITLE: Final = "Chatroom"
+# A Retry-After hint above this means "not soon": fail instead of waiting (§10).
+MAX_RETRY_HINT_S: Final = 120.0
+MAX_BACKOFF_S: Final = 8.0
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def describe_host(base_url: str) -> str:
+    """`https://openrouter.ai/api/v1` -> `openrouter.ai` (for messages)."""
+    parts = urlsplit(base_url)
+    return parts.netloc or base_url
+
+
+class ChatClient:
+    """Talks to one OpenAI-compatible endpoint. Owns one httpx.AsyncClient.
+
+    `key` None sends no Authorization header (local servers without auth).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        key: ApiKey | None = None,
+        *,
+        attribution: bool | None = None,
+        read_timeout_s: float = 120.0,
+        connect_timeout_s: float = 10.0,
+        max_retries: int = 2,
+        retry_base_s: float = 0.5,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.host = describe_host(self.base_url)
+        self._key = key
+        self._attribution = (
+            attribution if attribution is not None else self.host.endswith("openrouter.ai")
+        )
+        self.read_timeout_s = read_timeout_s
+        self._max_retries = max_retries
+        self._retry_base_s = retry_base_s
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                connect=connect_timeout_s, read=read_timeout_s, write=30.0, pool=None
+            ),
+            # Redirects could carry the key to another host: never follow them.
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"ChatClient({self.base_url!r}, key={'set' if self._key else 'none'})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": f"Chatroom/{__version__}"}
+        if self._key is not None:
+            headers.update(self._key.auth_header())
+        if self._attribution:
+            headers["HTTP-Referer"] = APP_URL
+            headers["X-Title"] = APP_TITLE
+            headers["X-OpenRouter-Title"] = APP_TITLE
+        return headers
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    async def stream_chat(
+        self, body: Mapping[str, object]
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Send a streaming chat request and yield its events.
+
+        Yields Retrying before each resend. Raises ChatroomError subclasses only.
+        """
+        attempt = 0
+        while True:
+            try:
+                async for event in self._stream_once(body):
+                    yield event
+                return
+            except _NotAccepted as refusal:
+                delay = self._retry_delay(refusal.error, attempt)
+                if delay is None:
+                    raise refusal.error from None
+                attempt += 1
+                yield Retrying(attempt, delay, str(refusal.error))
+                await self._sleep(delay)
+
+    async def _stream_once(self, body: Mapping[str, object]) -> AsyncIterator[StreamEvent]:
+        accepted = False
+        try:
+            async with self._http.stream(
+                "POST", self._url("chat/completions"), json=dict(body), headers=self._headers()
+            ) as response:
+                if response.status_code != 200:
+                    raise _NotAccepted(await self._error_of(response))
+                accepted = True
+                async for event in self._events(response):
+                    yield event
+        except httpx.HTTPError as exc:
+            error = self._translate(exc, accepted)
+            if not accepted:
+                raise _NotAccepted(error) from None
+            raise error from None
+
+    async def _events(self, response: httpx.Response) -> AsyncIterator[StreamEvent]:
+        finished = False
+        try:
+            async for sse in httpx_sse.EventSource(response).aiter_sse():
+                if sse.data.startswith("[DONE]"):
+                    return
+                for event in events_from_data(sse.data):
+                    finished = finished or isinstance(event, Finished)
+                    yield event
+        except httpx_sse.SSEError:
+            raise MalformedResponse(
+                "Malformed response: the server did not send an event stream."
+            ) from None
+        if not finished:
+            raise StreamInterrupted()
+
+    async def _error_of(self, response: httpx.Response) -> ApiError:
+        raw = await response.aread()
+        return error_from_body(
+            response.status_code, raw, retry_after_s=parse_retry_after(response.headers)
+        )
+
+    def _translate(self, exc: httpx.HTTPError, accepted: bool) -> ChatroomError:
+        """An httpx error in words for the user; never includes headers or the key."""
+        if isinstance(exc, httpx.ReadTimeout):
+            return ReadTimeout(self.read_timeout_s)
+        if accepted and isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+            return StreamInterrupted()
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+            return NetworkError(f"The base URL {self.base_url!r} is not a valid http(s) URL.")
+        if isinstance(exc, httpx.ConnectTimeout):
+            return NetworkError(f"Cannot reach {self.host}: the connection timed out.")
+        if isinstance(exc, httpx.ConnectError):
+            return NetworkError(f"Cannot reach {self.host}: {_connect_reason(exc)}.")
+        return NetworkError(f"Lost the connection to {self.host}: {type(exc).__name__}.")
+
+    def _retry_delay(self, error: ChatroomError, attempt: int) -> float | None:
+        """Seconds before the next attempt, or None to give up (§10)."""
+        if not error.is_retryable or attempt >= self._max_retries:
+            return None
+        hint = error.retry_after_s if isinstance(error, ApiError) else None
+        if hint is not None and hint > MAX_RETRY_HINT_S:
+            return None
+        if hint is not None and hint > 0:
+            return hint
+        backoff = min(self._retry_base_s * 2.0**attempt, MAX_BACKOFF_S)
+        return backoff * (1 - 0.25 * random.random())
+
+    async def list_models(self) -> list[dict[str, object]]:
+        """GET /models: the raw model objects (OpenRouter's or a local server's shape)."""
+        try:
+            response = await self._http.get(self._url("models"), headers=self._headers())
+        except httpx.HTTPError as exc:
+            raise self._translate(exc, accepted=False) from None
+        if response.status_code != 200:
+            raise error_from_body(response.status_code, response.content)
+        try:
+            data = response.json().get("data")
+        except (ValueError, AttributeError):
+            data = None
+        if not isinstance(data, list):
+            raise MalformedResponse("Malformed response: /models did not return a list.")
+        return [m for m in data if isinstance(m, dict)]
+
+    async def test_connection(self) -> str:
+        """Check the endpoint and the key without spending tokens; a line for the user."""
+        models = await self.list_models()
+        if self._attribution and self._key is not None:
+            # /models answers without a key on OpenRouter; /key proves the key works.
+            try:
+                response = await self._http.get(self._url("key"), headers=self._headers())
+            except httpx.HTTPError as exc:
+                raise self._translate(exc, accepted=False) from None
+            if response.status_code != 200:
+                raise error_from_body(response.status_code, response.content)
+        auth = "key accepted" if self._key is not None else "no key sent"
+        return f"Connected to {self.host}: {len(models)} models, {auth}."
+
+
+class _NotAccepted(Exception):
+    """Internal: the request failed before a 200, so it may be retried."""
+
+    def __init__(self, error: ChatroomError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _connect_reason(exc: httpx.ConnectError) -> str:
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "name or service" in text or "nodename" in text or "getaddrinfo" in text:
+        return "the host name could not be resolved"
+    if "ssl" in text or "certificate" in text or "tls" in text:
+        return "the secure connection (TLS) failed"
+    return "the connection failed"
+

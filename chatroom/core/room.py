@@ -1,0 +1,243 @@
+"""The conversation model: Room, Seat, Turn, Reply and the reply state machine.
+
+A Room has seats (columns) and turns (rows). Each turn holds one Reply per
+seat. Each seat sees its own thread: every earlier prompt plus its own earlier
+replies; failed replies are left out of what is sent.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, NewType
+
+from chatroom.core.errors import ReplyStateError
+from chatroom.core.params import ParamValue, merge_params
+
+__all__ = [
+    "Message",
+    "Reply",
+    "ReplyState",
+    "Room",
+    "Seat",
+    "SeatId",
+    "Turn",
+    "Usage",
+]
+
+SeatId = NewType("SeatId", str)
+Message = dict[str, str]
+
+
+class ReplyState(enum.Enum):
+    """Where a reply is in its life. Terminal states have no exits but to a retry."""
+
+    WAITING = "waiting"
+    QUEUED = "queued"
+    STREAMING = "streaming"
+    DONE = "done"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in _NEXT
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_terminal
+
+
+_ENDINGS: Final = frozenset(
+    {ReplyState.STOPPED, ReplyState.FAILED, ReplyState.INTERRUPTED}
+)
+_NEXT: Final[Mapping[ReplyState, frozenset[ReplyState]]] = {
+    ReplyState.WAITING: frozenset({ReplyState.QUEUED, ReplyState.STREAMING}) | _ENDINGS,
+    ReplyState.QUEUED: frozenset({ReplyState.WAITING, ReplyState.STREAMING}) | _ENDINGS,
+    ReplyState.STREAMING: frozenset({ReplyState.DONE}) | _ENDINGS,
+}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts (and the cost, when the server reports it) of one reply."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+
+
+@dataclass
+class Seat:
+    """One column of the room: a model on an endpoint, with parameter overrides."""
+
+    id: SeatId
+    model: str
+    endpoint: str = "openrouter"
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            self.label = short_label(self.model)
+
+
+def short_label(model: str) -> str:
+    """`anthropic/claude-3.5-haiku` -> `claude-3.5-haiku`."""
+    return model.rsplit("/", 1)[-1] or model
+
+
+@dataclass
+class Reply:
+    """One seat's answer to one turn; `move_to` enforces the state machine."""
+
+    seat_id: SeatId
+    state: ReplyState = ReplyState.WAITING
+    # Text arrives in thousands of small pieces: appending to a list and joining
+    # on demand keeps each delta O(1) where `str +=` on an attribute copies.
+    _text_parts: list[str] = field(default_factory=list, repr=False)
+    reasoning: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    error: str | None = None
+    created_at: float = field(default_factory=time.time)
+    first_token_at: float | None = None
+    finished_at: float | None = None
+
+    def move_to(self, state: ReplyState) -> None:
+        """Change state or raise ReplyStateError for a move the machine forbids."""
+        if state not in _NEXT.get(self.state, frozenset()):
+            raise ReplyStateError(
+                f"A reply cannot go from {self.state.value} to {state.value}."
+            )
+        self.state = state
+        if state.is_terminal:
+            self.finished_at = time.time()
+
+    @property
+    def text(self) -> str:
+        if len(self._text_parts) > 1:
+            self._text_parts[:] = ["".join(self._text_parts)]
+        return self._text_parts[0] if self._text_parts else ""
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._text_parts[:] = [value] if value else []
+
+    def append_text(self, text: str) -> None:
+        self._mark_first_token()
+        self._text_parts.append(text)
+
+    def append_reasoning(self, text: str) -> None:
+        self._mark_first_token()
+        self.reasoning += text
+
+    def _mark_first_token(self) -> None:
+        if self.first_token_at is None:
+            self.first_token_at = time.time()
+        if self.state in (ReplyState.WAITING, ReplyState.QUEUED):
+            self.move_to(ReplyState.STREAMING)
+
+    @property
+    def is_partial(self) -> bool:
+        """Ended early but kept what arrived."""
+        return self.state in _ENDINGS
+
+
+@dataclass
+class Turn:
+    """One prompt sent to every seat, with one reply per seat."""
+
+    prompt: str
+    replies: dict[SeatId, Reply] = field(default_factory=dict)
+    sent_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class Room:
+    """A conversation: seats, room-wide parameters and system prompt, turns."""
+
+    seats: list[Seat] = field(default_factory=list)
+    params: dict[str, ParamValue] = field(default_factory=dict)
+    system_prompt: str = ""
+    turns: list[Turn] = field(default_factory=list)
+    title: str = ""
+    _next_seat: int = 1
+
+    def add_seat(
+        self,
+        model: str,
+        *,
+        endpoint: str = "openrouter",
+        params: Mapping[str, ParamValue] | None = None,
+    ) -> Seat:
+        """Seat `model`; a model seated twice gets a distinct label."""
+        model = model.strip()
+        if not model:
+            raise ValueError("A model id is needed.")
+        seat = Seat(SeatId(f"s{self._next_seat}"), model, endpoint, dict(params or {}))
+        self._next_seat += 1
+        taken = {s.label for s in self.seats}
+        if seat.label in taken:
+            n = 2
+            while f"{seat.label} #{n}" in taken:
+                n += 1
+            seat.label = f"{seat.label} #{n}"
+        self.seats.append(seat)
+        return seat
+
+    def remove_seat(self, seat_id: SeatId) -> None:
+        self.seats = [s for s in self.seats if s.id != seat_id]
+
+    def seat(self, seat_id: SeatId) -> Seat:
+        for seat in self.seats:
+            if seat.id == seat_id:
+                return seat
+        raise KeyError(seat_id)
+
+    def start_turn(self, prompt: str) -> Turn:
+        """Append a turn with a waiting reply for every seat."""
+        if not prompt.strip():
+            raise ValueError("An empty prompt is not sent.")
+        turn = Turn(prompt, {seat.id: Reply(seat.id) for seat in self.seats})
+        self.turns.append(turn)
+        if not self.title:
+            self.title = prompt.strip().splitlines()[0][:80]
+        return turn
+
+    def effective_params(self, seat: Seat) -> dict[str, ParamValue]:
+        """Defaults <- room values <- seat overrides; only values that differ from defaults."""
+        return merge_params(self.params, seat.params)
+
+    def messages_for(self, seat_id: SeatId, turn: Turn) -> list[Message]:
+        """What `seat_id` is sent for `turn`: its own thread up to and including it.
+
+        Failed replies are left out (with their prompt, so the thread keeps
+        alternating user/assistant); stopped and interrupted ones are sent as
+        they stand.
+        """
+        messages: list[Message] = []
+        if self.system_prompt.strip():
+            messages.append({"role": "system", "content": self.system_prompt})
+        for earlier in self.turns:
+            if earlier is turn:
+                break
+            reply = earlier.replies.get(seat_id)
+            if reply is None or reply.state is ReplyState.FAILED or not reply.text:
+                continue
+            messages.append({"role": "user", "content": earlier.prompt})
+            messages.append({"role": "assistant", "content": reply.text})
+        messages.append({"role": "user", "content": turn.prompt})
+        return messages
+
+    def retry_reply(self, turn: Turn, seat_id: SeatId) -> Reply:
+        """Replace an ended reply with a fresh waiting one (the old one is returned)."""
+        old = turn.replies[seat_id]
+        if not old.state.is_terminal:
+            raise ValueError("Only an ended reply can be retried.")
+        turn.replies[seat_id] = Reply(seat_id)
+        return old

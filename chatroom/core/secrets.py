@@ -1,0 +1,248 @@
+"""API keys: kept in the OS keyring, never in a file, never printed.
+
+This is the only module that reads the keyring or OPENROUTER_API_KEY
+(STYLE.md rule 12). A key is stored under service `chatroom` with the endpoint
+name as user name. For the `openrouter` endpoint, OPENROUTER_API_KEY, when
+set, wins for this run and is never written anywhere.
+
+When no usable keyring exists, every operation that needs it raises
+`KeyringUnavailable` with a message that says how to fix it. There is
+deliberately no plaintext fallback: a key silently written to a file is the
+leak this module exists to prevent.
+
+Every `KeyStore` method blocks (D-Bus round trips, possibly an unlock
+prompt), so the UI calls them through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import os
+from collections.abc import Callable, Mapping
+from typing import Final, NoReturn, TypeVar
+
+import keyring
+import keyring.errors
+from keyring.backend import KeyringBackend
+from keyring.backends import chainer, fail, null
+
+from chatroom.core.errors import KeyringUnavailable
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "ENV_VAR",
+    "SERVICE",
+    "ApiKey",
+    "KeySource",
+    "KeyStore",
+]
+
+SERVICE: Final = "chatroom"
+DEFAULT_ENDPOINT: Final = "openrouter"
+ENV_VAR: Final = "OPENROUTER_API_KEY"
+
+# A user name under SERVICE that is never an endpoint's: availability() reads
+# it to find out whether the keyring answers at all.
+_PROBE_NAME: Final = "chatroom availability probe"
+
+_T = TypeVar("_T")
+
+
+class ApiKey:
+    """A secret API key that never shows itself in a repr, a log or a pickle.
+
+    Only `reveal()` and `auth_header()` give the value out, so a grep for
+    them finds every place the key can travel.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not value:
+            raise ValueError("An API key cannot be empty.")
+        self._value = value
+
+    def __repr__(self) -> str:  # str() and format() fall back to this
+        return "ApiKey(<hidden>)"
+
+    def reveal(self) -> str:
+        """The key itself, for the settings dialog's "show" button and for storing."""
+        return self._value
+
+    def auth_header(self) -> dict[str, str]:
+        """The HTTP header that authenticates a request with this key."""
+        return {"Authorization": f"Bearer {self._value}"}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ApiKey):
+            return NotImplemented
+        # Constant-time, so comparing against a guess reveals nothing by timing.
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> NoReturn:
+        # Pickles end up in caches, crash dumps and multiprocessing queues.
+        raise TypeError("ApiKey cannot be pickled: it would write the key out.")
+
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
+        # object.__reduce_ex__ would bypass __reduce__ for protocol >= 2.
+        raise TypeError("ApiKey cannot be pickled: it would write the key out.")
+
+    def __copy__(self) -> ApiKey:
+        return self  # immutable, and copy.copy would otherwise hit __reduce_ex__
+
+    def __deepcopy__(self, memo: object) -> ApiKey:
+        return self
+
+
+class KeySource(enum.Enum):
+    """Where the key an endpoint would use comes from."""
+
+    ENVIRONMENT = "environment"
+    KEYRING = "keyring"
+    NONE = "none"
+
+
+class KeyStore:
+    """Reads and writes API keys per endpoint in the OS keyring.
+
+    Raises `KeyringUnavailable` from every method that needs the keyring when
+    no usable one exists or it fails; the message says how to fix it and
+    never contains a key.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        """Use `environ` for OPENROUTER_API_KEY; None means os.environ at each call."""
+        self._environ = environ
+
+    def __repr__(self) -> str:
+        # The environment may hold the key; show nothing of it.
+        return "KeyStore()"
+
+    def get(self, endpoint: str = DEFAULT_ENDPOINT) -> ApiKey | None:
+        """The key for `endpoint`, or None when it has none.
+
+        For `openrouter`, a non-empty OPENROUTER_API_KEY wins over the keyring
+        and the keyring is not touched at all.
+        """
+        from_env = self._environment_key(endpoint)
+        if from_env is not None:
+            return from_env
+        stored = _guarded(lambda backend: backend.get_password(SERVICE, endpoint))
+        return ApiKey(stored) if stored else None
+
+    def source(self, endpoint: str = DEFAULT_ENDPOINT) -> KeySource:
+        """Where `get(endpoint)` would take its key from."""
+        if self._environment_key(endpoint) is not None:
+            return KeySource.ENVIRONMENT
+        return KeySource.KEYRING if self.get(endpoint) is not None else KeySource.NONE
+
+    def set(self, endpoint: str, key: str) -> None:
+        """Store `key` for `endpoint`, replacing any earlier one.
+
+        Surrounding whitespace (a pasted newline) is stripped. Raises
+        ValueError, with a message that does not quote the key, when the key
+        is empty or has whitespace or control characters inside.
+        """
+        _check_endpoint(endpoint)
+        key = key.strip()
+        if not key:
+            raise ValueError("The API key is empty.")
+        if any(ch.isspace() or not ch.isprintable() for ch in key):
+            raise ValueError("The API key must be one line without spaces.")
+        _guarded(lambda backend: backend.set_password(SERVICE, endpoint, key))
+
+    def delete(self, endpoint: str) -> None:
+        """Forget the stored key of `endpoint`; nothing happens if there is none."""
+        _check_endpoint(endpoint)
+
+        def delete_if_present(backend: KeyringBackend) -> None:
+            # Backends signal "no such key" with PasswordDeleteError, the same
+            # type as a real failure; looking first tells the two apart.
+            if backend.get_password(SERVICE, endpoint) is not None:
+                backend.delete_password(SERVICE, endpoint)
+
+        _guarded(delete_if_present)
+
+    def availability(self) -> str | None:
+        """None when the keyring works, else a message telling the user how to fix it.
+
+        This reads one entry, so a locked keyring may show its unlock prompt.
+        """
+        try:
+            _guarded(lambda backend: backend.get_password(SERVICE, _PROBE_NAME))
+        except KeyringUnavailable as exc:
+            return str(exc)
+        return None
+
+    def _environment_key(self, endpoint: str) -> ApiKey | None:
+        if endpoint != DEFAULT_ENDPOINT:
+            return None
+        environ = os.environ if self._environ is None else self._environ
+        value = environ.get(ENV_VAR, "").strip()
+        return ApiKey(value) if value else None
+
+
+def _check_endpoint(endpoint: str) -> None:
+    if not endpoint.strip():
+        raise ValueError("The endpoint name is empty.")
+
+
+def _guarded(action: Callable[[KeyringBackend], _T]) -> _T:
+    """Run `action` on the active backend, turning every failure into KeyringUnavailable."""
+    backend = keyring.get_keyring()
+    missing = _why_unusable(backend)
+    if missing is not None:
+        raise KeyringUnavailable(_unavailable_message(missing))
+    try:
+        return action(backend)
+    except Exception as exc:
+        # Backends are platform plugins that raise their own types besides
+        # KeyringError (secretstorage, jeepney, OSError from a dead socket),
+        # and the contract is that every backend problem reaches the user as
+        # KeyringUnavailable. Only the backend call sits in this try.
+        reason = _describe_failure(exc)
+    # Raised outside the except block so the new error has no __context__:
+    # the backend's exception, and whatever it quotes, goes nowhere.
+    raise KeyringUnavailable(_unavailable_message(reason))
+
+
+def _why_unusable(backend: KeyringBackend) -> str | None:
+    """Why this backend cannot keep a key, or None when it can."""
+    if isinstance(backend, fail.Keyring):
+        return "no keyring backend was found"
+    if isinstance(backend, null.Keyring):
+        return "the keyring is disabled"
+    if isinstance(backend, chainer.ChainerBackend) and not backend.backends:
+        # An empty chainer silently drops keys it is asked to store.
+        return "no keyring backend was found"
+    return None
+
+
+def _describe_failure(exc: Exception) -> str:
+    """A short reason built from the exception's type only, never its text.
+
+    The text of a backend error could quote what it was asked to store.
+    """
+    if isinstance(exc, keyring.errors.NoKeyringError):
+        return "no keyring backend was found"
+    if isinstance(exc, keyring.errors.KeyringLocked):
+        return "the keyring is locked or the unlock prompt was dismissed"
+    if isinstance(exc, keyring.errors.InitError):
+        return "the keyring could not be opened"
+    if isinstance(exc, keyring.errors.PasswordSetError):
+        return "the keyring refused to store the key"
+    if isinstance(exc, keyring.errors.PasswordDeleteError):
+        return "the keyring refused to delete the key"
+    return f"the keyring failed: {type(exc).__name__}"
+
+
+def _unavailable_message(reason: str) -> str:
+    return (
+        f"No system keyring is available ({reason}). "
+        "Install and unlock a keyring such as GNOME Keyring or KWallet, "
+        f"or set {ENV_VAR} for this run."
+    )

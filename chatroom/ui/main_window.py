@@ -1,0 +1,542 @@
+"""MainWindow: seat bar, pane grid, composer, parameters dock, menus and shortcuts.
+
+It turns user actions into RoomSession calls and session signals into pane
+updates; it holds no business rules. Keyring work happens right after the
+first paint, off the GUI thread, through RoomSession.run_job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from pathlib import Path
+from typing import Final
+
+from PySide6.QtCore import QByteArray, QStringListModel, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QDockWidget,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from chatroom import __version__
+from chatroom.core.errors import ChatroomError, SettingsError
+from chatroom.core.room import Room, SeatId
+from chatroom.core.secrets import KeySource, KeyStore
+from chatroom.core.settings import Endpoint, Settings, save_settings
+from chatroom.ui.pane import ReplyPane
+from chatroom.ui.params_panel import ParamsPanel
+from chatroom.ui.session import EndpointConfig, RoomSession
+from chatroom.ui.settings_dialog import SettingsDialog
+from chatroom.ui.welcome import WelcomePanel
+
+__all__ = ["MainWindow", "PromptEdit", "endpoint_configs"]
+
+log = logging.getLogger(__name__)
+
+MAX_SEATS: Final = 8
+LOCAL_ENDPOINT: Final = "local"
+_WELCOME_PAGE, _HINT_PAGE, _PANES_PAGE = range(3)
+
+
+def endpoint_configs(settings: Settings, base_url_override: str | None) -> dict[str, EndpointConfig]:
+    """The endpoints requests go to; --base-url replaces openrouter's URL for this run."""
+    configs = {e.name: EndpointConfig(e.name, e.base_url) for e in settings.endpoints}
+    if base_url_override:
+        configs["openrouter"] = EndpointConfig("openrouter", base_url_override)
+    return configs
+
+
+class PromptEdit(QPlainTextEdit):
+    """The composer: Enter makes a new line, Ctrl+Enter submits.
+
+    Signals:
+        submitted(): Ctrl+Enter (or Ctrl+Return) was pressed.
+    """
+
+    submitted = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        is_enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        if is_enter and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.submitted.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class MainWindow(QMainWindow):
+    """The Chatroom window for one room.
+
+    Signals:
+        closed(): the window closed; the app then closes the session and quits.
+    """
+
+    closed = Signal()
+
+    def __init__(
+        self,
+        session: RoomSession,
+        settings: Settings,
+        settings_path: Path,
+        keys: KeyStore,
+        *,
+        base_url_override: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.settings = settings
+        self._settings_path = settings_path
+        self._keys = keys
+        self._base_url_override = base_url_override
+        self.panes: dict[SeatId, ReplyPane] = {}
+        self.setWindowTitle("Chatroom")
+        self.setObjectName("MainWindow")
+        self.resize(1200, 780)
+
+        self._build_seat_bar()
+        self._build_panes_area()
+        self._build_composer()
+        self._build_params_dock()
+        self._build_menus()
+        self._build_shortcuts()
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("mainSplitter")
+        splitter.addWidget(self._stack)
+        splitter.addWidget(self._composer)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        self._splitter = splitter
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(6, 6, 6, 6)
+        column.addWidget(self._seat_bar)
+        column.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+
+        session.turn_started.connect(self.on_session_turn_started)
+        session.text_added.connect(self.on_session_text_added)
+        session.reply_changed.connect(self.on_session_reply_changed)
+        session.seats_changed.connect(self.on_session_seats_changed)
+        session.idle_changed.connect(self.on_session_idle_changed)
+
+        self._restore_layout()
+        self.on_session_seats_changed()
+        self.on_session_idle_changed(True)
+        self.prompt_edit.setFocus()
+        # Keyring and network work waits until the window has painted once.
+        QTimer.singleShot(0, self._after_first_paint)
+
+    # -- construction -----------------------------------------------------
+
+    def _build_seat_bar(self) -> None:
+        self._seat_bar = QWidget()
+        row = QHBoxLayout(self._seat_bar)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.endpoint_combo = QComboBox()
+        self.endpoint_combo.setAccessibleName("Endpoint")
+        self.endpoint_combo.setToolTip("The server new seats talk to")
+        self._fill_endpoint_combo()
+        self.model_edit = QLineEdit()
+        self.model_edit.setAccessibleName("Model id")
+        self.model_edit.setPlaceholderText("Model id, e.g. anthropic/claude-3.5-haiku — Enter adds a seat")
+        self._recent_model = QStringListModel(self.settings.recent_models)
+        completer = QCompleter(self._recent_model, self.model_edit)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.model_edit.setCompleter(completer)
+        self.model_edit.returnPressed.connect(self.on_add_seat_button_clicked)
+        self.add_seat_button = QPushButton("Add seat")
+        self.add_seat_button.setAccessibleName("Add seat")
+        self.add_seat_button.clicked.connect(self.on_add_seat_button_clicked)
+        self.seat_count_label = QLabel("")
+        self.seat_count_label.setStyleSheet("color: #777;")
+        row.addWidget(QLabel("Seat a model:"))
+        row.addWidget(self.endpoint_combo)
+        row.addWidget(self.model_edit, 1)
+        row.addWidget(self.add_seat_button)
+        row.addWidget(self.seat_count_label)
+
+    def _build_panes_area(self) -> None:
+        self._stack = QStackedWidget()
+        self.welcome = WelcomePanel()
+        self.welcome.key_submitted.connect(self.on_welcome_key_submitted)
+        self.welcome.local_server_chosen.connect(self.on_welcome_local_server_chosen)
+        self._hint = QLabel(
+            "<h3>No seats yet</h3><p>Type a model id in the bar above and press Enter "
+            "to seat it. Seat several models to compare their replies side by side.</p>"
+            "<p>With the test server: <code>fake/echo</code>, <code>fake/lorem</code>.</p>"
+        )
+        self._hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._hint.setWordWrap(True)
+        self._grid_host = QWidget()
+        self._grid = QGridLayout(self._grid_host)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(6)
+        self._stack.addWidget(self.welcome)
+        self._stack.addWidget(self._hint)
+        self._stack.addWidget(self._grid_host)
+
+    def _build_composer(self) -> None:
+        self._composer = QWidget()
+        row = QHBoxLayout(self._composer)
+        row.setContentsMargins(0, 4, 0, 0)
+        self.prompt_edit = PromptEdit()
+        self.prompt_edit.setAccessibleName("Prompt")
+        self.prompt_edit.setPlaceholderText("Type a prompt — Ctrl+Enter sends to every seat, Enter makes a new line")
+        self.prompt_edit.submitted.connect(self.on_send_button_clicked)
+        buttons = QVBoxLayout()
+        self.send_button = QPushButton("Send")
+        self.send_button.setAccessibleName("Send")
+        self.send_button.setToolTip("Send to every seat (Ctrl+Enter)")
+        self.send_button.setDefault(True)
+        self.send_button.clicked.connect(self.on_send_button_clicked)
+        self.stop_all_button = QPushButton("Stop all")
+        self.stop_all_button.setAccessibleName("Stop all")
+        self.stop_all_button.setToolTip("Stop every streaming reply (Esc)")
+        self.stop_all_button.clicked.connect(self.on_stop_all_button_clicked)
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_all_button)
+        buttons.addStretch(1)
+        row.addWidget(self.prompt_edit, 1)
+        row.addLayout(buttons)
+
+    def _build_params_dock(self) -> None:
+        self.params_panel = ParamsPanel()
+        self.params_panel.set_values(self.settings.params)
+        self.params_panel.set_system_prompt(self.settings.system_prompt)
+        self.params_panel.values_changed.connect(self.on_params_panel_values_changed)
+        self._params_dock = QDockWidget("Parameters", self)
+        self._params_dock.setObjectName("paramsDock")
+        self._params_dock.setWidget(self.params_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self._params_dock)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._add_action(file_menu, "&New room", "Ctrl+N", self.on_new_room_triggered)
+        file_menu.addSeparator()
+        self._add_action(file_menu, "&Quit", "Ctrl+Q", self.close)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self._add_action(edit_menu, "&Settings…", "Ctrl+,", self.on_settings_triggered)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self._params_dock.toggleViewAction())
+        help_menu = self.menuBar().addMenu("&Help")
+        self._add_action(help_menu, "&Keyboard shortcuts", None, self.on_shortcuts_triggered)
+        self._add_action(help_menu, "&About Chatroom", None, self.on_about_triggered)
+
+    def _add_action(self, menu: object, text: str, keys: str | None, slot: object) -> QAction:
+        action = QAction(text, self)
+        if keys:
+            action.setShortcut(QKeySequence(keys))
+        action.triggered.connect(slot)
+        menu.addAction(action)  # type: ignore[attr-defined]  # QMenu, typed loosely above
+        return action
+
+    def _build_shortcuts(self) -> None:
+        stop = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        stop.activated.connect(self.on_stop_all_button_clicked)
+
+    def _fill_endpoint_combo(self) -> None:
+        current = self.endpoint_combo.currentText()
+        self.endpoint_combo.clear()
+        self.endpoint_combo.addItems([e.name for e in self.settings.endpoints])
+        if current:
+            self.endpoint_combo.setCurrentText(current)
+        self.endpoint_combo.setVisible(self.endpoint_combo.count() > 1)
+
+    # -- queries for tests and screen readers ------------------------------
+
+    def pane_for(self, label: str) -> ReplyPane:
+        """The pane whose seat label (or model id) is `label`."""
+        for pane in self.panes.values():
+            if label in (pane.label, self.session.room.seat(pane.seat_id).model):
+                return pane
+        raise KeyError(label)
+
+    # -- seats ------------------------------------------------------------
+
+    @Slot()
+    def on_add_seat_button_clicked(self) -> None:
+        model = self.model_edit.text().strip()
+        if not model:
+            self.statusBar().showMessage("Type a model id to seat it.", 4000)
+            return
+        if len(self.session.room.seats) >= MAX_SEATS:
+            self.statusBar().showMessage(f"A room holds at most {MAX_SEATS} seats.", 4000)
+            return
+        endpoint = self.endpoint_combo.currentText() or "openrouter"
+        self.session.add_seat(model, endpoint)
+        self.settings.remember_model(model)
+        self._recent_model.setStringList(self.settings.recent_models)
+        self.model_edit.clear()
+        self._save_settings()
+
+    @Slot(str)
+    def on_pane_remove_requested(self, seat_id: str) -> None:
+        self.session.remove_seat(SeatId(seat_id))
+        self._save_settings()
+
+    @Slot()
+    def on_session_seats_changed(self) -> None:
+        seats = self.session.room.seats
+        for seat_id in [s for s in self.panes if s not in {seat.id for seat in seats}]:
+            pane = self.panes.pop(seat_id)
+            self._grid.removeWidget(pane)
+            pane.deleteLater()
+        for seat in seats:
+            if seat.id not in self.panes:
+                self.panes[seat.id] = self._new_pane(seat.id)
+        self._lay_out_panes()
+        self.seat_count_label.setText(f"{len(seats)} / {MAX_SEATS} seats" if seats else "")
+        self.add_seat_button.setEnabled(len(seats) < MAX_SEATS)
+        self._show_right_page()
+
+    def _new_pane(self, seat_id: SeatId) -> ReplyPane:
+        pane = ReplyPane(self.session.room.seat(seat_id))
+        pane.stop_requested.connect(self.on_pane_stop_requested)
+        pane.retry_requested.connect(self.on_pane_retry_requested)
+        pane.remove_requested.connect(self.on_pane_remove_requested)
+        for turn in self.session.room.turns:  # a seat added later shows the room so far
+            pane.show_prompt(turn.prompt)
+            reply = turn.replies.get(seat_id)
+            if reply is not None:
+                pane.append_text(reply.text)
+                pane.show_reply(reply, "")
+        return pane
+
+    def _lay_out_panes(self) -> None:
+        """1-3 seats in one row, 4 as 2x2, 5-8 in two rows."""
+        count = len(self.session.room.seats)
+        columns = count if count <= 3 else 2 if count == 4 else math.ceil(count / 2)
+        for seat in self.session.room.seats:
+            self._grid.removeWidget(self.panes[seat.id])
+        for index, seat in enumerate(self.session.room.seats):
+            self._grid.addWidget(self.panes[seat.id], index // max(columns, 1), index % max(columns, 1))
+        for column in range(self._grid.columnCount()):
+            self._grid.setColumnStretch(column, 1 if column < columns else 0)
+        for row in range(self._grid.rowCount()):
+            self._grid.setRowStretch(row, 1)
+
+    def _show_right_page(self) -> None:
+        if self._stack.currentIndex() == _WELCOME_PAGE and not self._welcome_done:
+            return
+        self._stack.setCurrentIndex(_PANES_PAGE if self.session.room.seats else _HINT_PAGE)
+
+    _welcome_done = True  # until the keyring check says otherwise
+
+    # -- sending ----------------------------------------------------------
+
+    @Slot()
+    def on_send_button_clicked(self) -> None:
+        prompt = self.prompt_edit.toPlainText()
+        if not prompt.strip():
+            self.statusBar().showMessage("Type a prompt first.", 4000)
+            return
+        if not self.session.room.seats:
+            self.statusBar().showMessage("Seat at least one model first.", 4000)
+            self.model_edit.setFocus()
+            return
+        self.session.room.params = self.params_panel.values()
+        self.session.room.system_prompt = self.params_panel.system_prompt()
+        try:
+            self.session.send(prompt)
+        except ChatroomError as exc:
+            self.statusBar().showMessage(str(exc), 6000)
+            return
+        self.prompt_edit.clear()
+
+    @Slot()
+    def on_stop_all_button_clicked(self) -> None:
+        self.session.stop_all()
+
+    @Slot(str)
+    def on_pane_stop_requested(self, seat_id: str) -> None:
+        self.session.stop(SeatId(seat_id))
+
+    @Slot(str)
+    def on_pane_retry_requested(self, seat_id: str) -> None:
+        pane = self.panes.get(SeatId(seat_id))
+        if pane is None:
+            return
+        pane.show_retry()
+        self.session.room.params = self.params_panel.values()
+        self.session.retry(SeatId(seat_id))
+
+    @Slot(int)
+    def on_session_turn_started(self, index: int) -> None:
+        turn = self.session.room.turns[index]
+        for seat_id, pane in self.panes.items():
+            pane.show_prompt(turn.prompt)
+            reply = turn.replies.get(seat_id)
+            if reply is not None:
+                pane.show_reply(reply, "")
+
+    @Slot(str, str)
+    def on_session_text_added(self, seat_id: str, text: str) -> None:
+        pane = self.panes.get(SeatId(seat_id))
+        if pane is not None:
+            pane.append_text(text)
+
+    @Slot(str)
+    def on_session_reply_changed(self, seat_id: str) -> None:
+        pane = self.panes.get(SeatId(seat_id))
+        reply = self.session.latest_reply(SeatId(seat_id))
+        if pane is not None and reply is not None:
+            pane.show_reply(reply, self.session.status_line(SeatId(seat_id)))
+
+    @Slot(bool)
+    def on_session_idle_changed(self, idle: bool) -> None:
+        self.send_button.setEnabled(idle)
+        self.stop_all_button.setEnabled(not idle)
+
+    @Slot()
+    def on_params_panel_values_changed(self) -> None:
+        self.settings.params = self.params_panel.values()
+        self.settings.system_prompt = self.params_panel.system_prompt()
+        self._save_settings_soon()
+
+    # -- rooms, settings, first run ----------------------------------------
+
+    @Slot()
+    def on_new_room_triggered(self) -> None:
+        self.session.stop_all()
+        old = self.session.room
+        room = Room(params=dict(old.params), system_prompt=old.system_prompt)
+        for seat in old.seats:
+            room.add_seat(seat.model, endpoint=seat.endpoint, params=seat.params)
+        for pane in self.panes.values():
+            self._grid.removeWidget(pane)
+            pane.deleteLater()
+        self.panes.clear()
+        self.session.room = room
+        self.on_session_seats_changed()
+        self.prompt_edit.setFocus()
+
+    @Slot()
+    def on_settings_triggered(self) -> None:
+        dialog = SettingsDialog(
+            self.settings,
+            self._keys,
+            self.session.run_job,
+            self,
+            base_url_override=self._base_url_override,
+        )
+        if dialog.exec():
+            self.settings = dialog.updated_settings()
+            self._apply_endpoints()
+            self._save_settings()
+
+    def _apply_endpoints(self) -> None:
+        self.session.clients.configure(
+            endpoint_configs(self.settings, self._base_url_override), self.settings.read_timeout_s
+        )
+        self._fill_endpoint_combo()
+
+    def _after_first_paint(self) -> None:
+        if self._base_url_override or any(e.name != "openrouter" for e in self.settings.endpoints):
+            return  # a server was chosen: it may need no key at all
+
+        async def key_source() -> KeySource:
+            return await asyncio.to_thread(self._keys.source, "openrouter")
+
+        self.session.run_job(key_source(), self._on_key_source)
+
+    def _on_key_source(self, result: KeySource | BaseException) -> None:
+        if result is KeySource.NONE or isinstance(result, BaseException):
+            self._welcome_done = False
+            self._stack.setCurrentIndex(_WELCOME_PAGE)
+            if isinstance(result, ChatroomError):
+                self.welcome.set_message(str(result), True)
+
+    @Slot(str)
+    def on_welcome_key_submitted(self, key: str) -> None:
+        async def save() -> None:
+            await asyncio.to_thread(self._keys.set, "openrouter", key)
+
+        self.session.run_job(save(), self._on_welcome_key_saved)
+
+    def _on_welcome_key_saved(self, result: object) -> None:
+        if isinstance(result, BaseException):
+            self.welcome.set_message(str(result), True)
+            return
+        self.welcome.set_message("Key saved in the system keyring.", False)
+        self._apply_endpoints()
+        self._finish_welcome()
+
+    @Slot(str)
+    def on_welcome_local_server_chosen(self, url: str) -> None:
+        endpoints = [e for e in self.settings.endpoints if e.name != LOCAL_ENDPOINT]
+        self.settings.endpoints = [*endpoints, Endpoint(LOCAL_ENDPOINT, url)]
+        self._apply_endpoints()
+        self.endpoint_combo.setCurrentText(LOCAL_ENDPOINT)
+        self._save_settings()
+        self._finish_welcome()
+
+    def _finish_welcome(self) -> None:
+        self._welcome_done = True
+        self._stack.setCurrentIndex(_PANES_PAGE if self.session.room.seats else _HINT_PAGE)
+        self.model_edit.setFocus()
+
+    @Slot()
+    def on_shortcuts_triggered(self) -> None:
+        QMessageBox.information(
+            self,
+            "Keyboard shortcuts",
+            "Ctrl+Enter\tsend to every seat\nEnter\tnew line in the prompt\nEsc\tstop all\n"
+            "Ctrl+N\tnew room\nCtrl+,\tsettings\nCtrl+Q\tquit",
+        )
+
+    @Slot()
+    def on_about_triggered(self) -> None:
+        QMessageBox.about(self, "About Chatroom", f"Chatroom {__version__}\nCompare language models side by side.")
+
+    # -- persistence ------------------------------------------------------
+
+    def _restore_layout(self) -> None:
+        if self.settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
+        if self.settings.window_state:
+            self.restoreState(QByteArray.fromBase64(self.settings.window_state.encode()))
+        if self.settings.splitter_state:
+            self._splitter.restoreState(QByteArray.fromBase64(self.settings.splitter_state.encode()))
+
+    def _save_settings_soon(self) -> None:
+        if not hasattr(self, "_save_timer"):
+            self._save_timer = QTimer(self)
+            self._save_timer.setSingleShot(True)
+            self._save_timer.setInterval(500)
+            self._save_timer.timeout.connect(self._save_settings)
+        self._save_timer.start()
+
+    def _save_settings(self) -> None:
+        self.settings.seats = [seat.model for seat in self.session.room.seats]
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64().data()).decode()
+        self.settings.window_state = bytes(self.saveState().toBase64().data()).decode()
+        self.settings.splitter_state = bytes(self._splitter.saveState().toBase64().data()).decode()
+        try:
+            save_settings(self._settings_path, self.settings)
+        except SettingsError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        self.settings.params = self.params_panel.values()
+        self.settings.system_prompt = self.params_panel.system_prompt()
+        self._save_settings()
+        self.session.stop_all()
+        super().closeEvent(event)
+        self.closed.emit()

@@ -1,0 +1,334 @@
+"""RoomSession: the one owner of asyncio tasks; runs the replies of one room.
+
+Widgets call `send`, `stop`, `stop_all` and `retry`, and listen to the signals.
+Each streaming reply is one task in `_tasks`, keyed by seat. Events update the
+core Reply at once; new text is buffered per seat and one QTimer (about 30 Hz)
+hands it to the panes, so the UI's work per token does not grow with the number
+of tokens or panes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from chatroom.core.client import ChatClient
+from chatroom.core.errors import ChatroomError, KeyringUnavailable, StreamInterrupted
+from chatroom.core.protocol import (
+    Delta,
+    Finished,
+    ReasoningDelta,
+    Retrying,
+    StreamEvent,
+    UsageReport,
+    build_request,
+)
+from chatroom.core.room import Reply, ReplyState, Room, Seat, SeatId, Turn
+from chatroom.core.secrets import ApiKey, KeyStore
+
+__all__ = ["ClientPool", "EndpointConfig", "RoomSession"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+FLUSH_INTERVAL_MS: Final = 33
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """Where an endpoint lives; its key stays in the keyring until a request needs it."""
+
+    name: str
+    base_url: str
+
+
+class ClientPool:
+    """One ChatClient per endpoint, created on first use with the key from the keyring."""
+
+    def __init__(
+        self,
+        endpoints: Mapping[str, EndpointConfig],
+        keys: KeyStore,
+        *,
+        read_timeout_s: float = 120.0,
+        client_factory: Callable[..., ChatClient] = ChatClient,
+    ) -> None:
+        self._endpoints = dict(endpoints)
+        self._keys = keys
+        self.read_timeout_s = read_timeout_s
+        self._factory = client_factory
+        self._clients: dict[str, ChatClient] = {}
+        self._retired: list[ChatClient] = []
+
+    def configure(self, endpoints: Mapping[str, EndpointConfig], read_timeout_s: float) -> None:
+        """New URLs, keys or timeout: later requests get fresh clients."""
+        self._endpoints = dict(endpoints)
+        self.read_timeout_s = read_timeout_s
+        self._retired.extend(self._clients.values())
+        self._clients.clear()
+
+    def endpoint(self, name: str) -> EndpointConfig:
+        return self._endpoints[name]
+
+    async def client_for(self, name: str) -> ChatClient:
+        client = self._clients.get(name)
+        if client is not None:
+            return client
+        config = self._endpoints.get(name)
+        if config is None:
+            raise ChatroomError(f"No endpoint named {name!r}; add it in Settings.")
+        key = await self._read_key(name)
+        client = self._factory(
+            config.base_url,
+            key,
+            attribution=name == "openrouter" and "openrouter.ai" in config.base_url,
+            read_timeout_s=self.read_timeout_s,
+        )
+        # Another task may have created one meanwhile; keep the first.
+        return self._clients.setdefault(name, client)
+
+    async def _read_key(self, name: str) -> ApiKey | None:
+        try:
+            # Keyring backends block (D-Bus, a password prompt): off the GUI thread.
+            return await asyncio.to_thread(self._keys.get, name)
+        except KeyringUnavailable:
+            # A local server needs no key; OpenRouter answers 401, which says what to do.
+            log.warning("no keyring available; sending without a key")
+            return None
+
+    async def aclose(self) -> None:
+        clients = [*self._clients.values(), *self._retired]
+        self._clients.clear()
+        self._retired.clear()
+        for client in clients:
+            await client.aclose()
+
+
+class RoomSession(QObject):
+    """Runs the replies of one room.
+
+    Signals:
+        turn_started(int): a turn was added at that index; panes show its prompt.
+        text_added(str, str): new reply text for a seat's latest reply (throttled).
+        reply_changed(str): a seat's latest reply changed state or status line.
+        seats_changed(): seats were added, removed or relabelled.
+        idle_changed(bool): True when no reply is active any more, False when one starts.
+    """
+
+    turn_started = Signal(int)
+    text_added = Signal(str, str)
+    reply_changed = Signal(str)
+    seats_changed = Signal()
+    idle_changed = Signal(bool)
+
+    def __init__(self, room: Room, clients: ClientPool, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.room = room
+        self._clients = clients
+        self._tasks: dict[SeatId, asyncio.Task[None]] = {}
+        self._jobs: set[asyncio.Task[Any]] = set()
+        self._pending: dict[SeatId, list[str]] = {}
+        self._status: dict[SeatId, str] = {}
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
+        self._flush_timer.timeout.connect(self.on_flush_timer_timeout)
+
+    # -- queries ---------------------------------------------------------
+
+    @property
+    def is_busy(self) -> bool:
+        return bool(self._tasks)
+
+    def latest_reply(self, seat_id: SeatId) -> Reply | None:
+        if not self.room.turns:
+            return None
+        return self.room.turns[-1].replies.get(seat_id)
+
+    def status_line(self, seat_id: SeatId) -> str:
+        """A transient note for the pane, e.g. 'retrying in 2 s'."""
+        return self._status.get(seat_id, "")
+
+    # -- seats -----------------------------------------------------------
+
+    def add_seat(self, model: str, endpoint: str = "openrouter") -> Seat:
+        seat = self.room.add_seat(model, endpoint=endpoint)
+        self.seats_changed.emit()
+        return seat
+
+    def remove_seat(self, seat_id: SeatId) -> None:
+        self.stop(seat_id)
+        self.room.remove_seat(seat_id)
+        self.seats_changed.emit()
+
+    # -- sending ---------------------------------------------------------
+
+    def send(self, prompt: str) -> Turn | None:
+        """Start a turn for every seat; None when there is nothing to send."""
+        if not prompt.strip() or not self.room.seats:
+            return None
+        if self._tasks:
+            # A new turn while replies stream would give seats different histories.
+            raise ChatroomError("Replies are still streaming: stop them or wait before sending.")
+        turn = self.room.start_turn(prompt)
+        self.turn_started.emit(len(self.room.turns) - 1)
+        for seat in self.room.seats:
+            self._start(turn, seat)
+        return turn
+
+    def retry(self, seat_id: SeatId) -> None:
+        """Send the latest turn again to one seat whose reply ended early."""
+        if not self.room.turns or seat_id in self._tasks:
+            return
+        turn = self.room.turns[-1]
+        reply = turn.replies.get(seat_id)
+        if reply is not None and not reply.state.is_terminal:
+            return
+        if reply is None:
+            turn.replies[seat_id] = Reply(seat_id)
+        else:
+            self.room.retry_reply(turn, seat_id)
+        self._start(turn, self.room.seat(seat_id))
+
+    def stop(self, seat_id: SeatId) -> None:
+        task = self._tasks.get(seat_id)
+        if task is not None:
+            task.cancel()
+
+    def stop_all(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+
+    def run_job(
+        self,
+        job: Coroutine[Any, Any, T],
+        on_done: Callable[[T | BaseException], None],
+    ) -> None:
+        """Run a short background job (keyring, test connection) off the widgets.
+
+        `on_done` gets the result or the exception, on the GUI thread; it is not
+        called when the job is cancelled (window closed).
+        """
+
+        async def run() -> None:
+            try:
+                result: T | BaseException = await job
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # handed to the caller, which shows it
+                result = exc
+            on_done(result)
+
+        task = asyncio.get_event_loop().create_task(run())
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+
+    @property
+    def clients(self) -> ClientPool:
+        return self._clients
+
+    async def aclose(self) -> None:
+        """Stop every reply and job, wait for them to end, close the HTTP clients."""
+        tasks = [*self._tasks.values(), *self._jobs]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await self._clients.aclose()
+
+    def _start(self, turn: Turn, seat: Seat) -> None:
+        was_idle = not self._tasks
+        self._status.pop(seat.id, None)
+        task = asyncio.get_event_loop().create_task(self._run_reply(turn, seat))
+        self._tasks[seat.id] = task
+        self.reply_changed.emit(seat.id)
+        if was_idle:
+            self.idle_changed.emit(False)
+        self._flush_timer.start()
+
+    # -- one reply -------------------------------------------------------
+
+    async def _run_reply(self, turn: Turn, seat: Seat) -> None:
+        reply = turn.replies[seat.id]
+        try:
+            client = await self._clients.client_for(seat.endpoint)
+            body = build_request(
+                seat.model,
+                self.room.messages_for(seat.id, turn),
+                self.room.effective_params(seat),
+                ask_usage=True,
+            )
+            events = client.stream_chat(body)
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    self._apply(seat.id, reply, event)
+            self._end(reply, ReplyState.DONE)
+        except asyncio.CancelledError:
+            self._end(reply, ReplyState.STOPPED)
+            raise
+        except StreamInterrupted as exc:
+            self._end(reply, ReplyState.INTERRUPTED, str(exc))
+        except ChatroomError as exc:
+            self._end(reply, ReplyState.FAILED, str(exc))
+        except Exception as exc:  # the top of a task: nothing may escape unseen
+            log.exception("unexpected error in a reply of %s", seat.model)
+            self._end(reply, ReplyState.FAILED, f"Unexpected error ({type(exc).__name__}); see the log.")
+        finally:
+            self._finish_task(seat.id)
+
+    def _apply(self, seat_id: SeatId, reply: Reply, event: StreamEvent) -> None:
+        if isinstance(event, Delta):
+            was_streaming = reply.state is ReplyState.STREAMING
+            reply.append_text(event.text)
+            self._pending.setdefault(seat_id, []).append(event.text)
+            if not was_streaming:
+                self._status.pop(seat_id, None)
+                self.reply_changed.emit(seat_id)
+        elif isinstance(event, ReasoningDelta):
+            was_streaming = reply.state is ReplyState.STREAMING
+            reply.append_reasoning(event.text)
+            if not was_streaming:
+                self._status[seat_id] = "reasoning…"
+                self.reply_changed.emit(seat_id)
+        elif isinstance(event, UsageReport):
+            reply.usage = event.usage
+        elif isinstance(event, Finished):
+            reply.finish_reason = event.reason
+        elif isinstance(event, Retrying):
+            self._status[seat_id] = f"retrying in {event.delay_s:.0f} s (attempt {event.attempt + 1})"
+            self.reply_changed.emit(seat_id)
+
+    def _end(self, reply: Reply, state: ReplyState, error: str | None = None) -> None:
+        if reply.state.is_terminal:
+            return
+        reply.error = error
+        reply.move_to(state)
+
+    def _finish_task(self, seat_id: SeatId) -> None:
+        self._tasks.pop(seat_id, None)
+        self._flush_seat(seat_id)
+        if self._status.get(seat_id, "").startswith(("retrying", "reasoning")):
+            self._status.pop(seat_id, None)
+        self.reply_changed.emit(seat_id)
+        if not self._tasks:
+            self.idle_changed.emit(True)
+
+    # -- throttled UI updates --------------------------------------------
+
+    @Slot()
+    def on_flush_timer_timeout(self) -> None:
+        for seat_id in list(self._pending):
+            self._flush_seat(seat_id)
+        if not self._tasks:
+            self._flush_timer.stop()
+
+    def _flush_seat(self, seat_id: SeatId) -> None:
+        parts = self._pending.pop(seat_id, None)
+        if parts:
+            self.text_added.emit(seat_id, "".join(parts))

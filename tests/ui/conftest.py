@@ -1,0 +1,73 @@
+"""Fixtures for GUI tests: one qasync loop on pytest-qt's qapp, a window factory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+import qasync
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from chatroom.app import create_window
+from chatroom.core.secrets import KeyStore
+from chatroom.core.settings import Settings
+from chatroom.ui.main_window import MainWindow
+from tests.conftest import TEST_KEY
+from tests.fake_openrouter import FakeOpenRouter
+
+WindowFactory = Callable[..., MainWindow]
+
+
+@pytest.fixture(scope="session")
+def qt_loop(qapp: QApplication) -> asyncio.AbstractEventLoop:
+    """One asyncio loop on Qt's, for the whole run.
+
+    Never stopped per test: stopping quits the application and later waits
+    would return at once. qtbot.waitUntil drives it.
+    """
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    return loop
+
+
+def run_until_done(qtbot: QtBot, loop: asyncio.AbstractEventLoop, coro: object, timeout_ms: int = 10_000) -> None:
+    """Run a coroutine on the shared loop and wait for it from outside any coroutine."""
+    task = loop.create_task(coro)  # type: ignore[arg-type]
+    qtbot.waitUntil(task.done, timeout=timeout_ms)
+    task.result()
+
+
+@pytest.fixture
+def make_window(
+    qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, fake_server: FakeOpenRouter, tmp_path: Path
+) -> Iterator[WindowFactory]:
+    """Build MainWindows talking to the fake server; closed and drained after the test."""
+    windows: list[MainWindow] = []
+
+    def make(
+        models: Sequence[str] = (),
+        *,
+        settings: Settings | None = None,
+        keys: KeyStore | None = None,
+        base_url: str | None = None,
+    ) -> MainWindow:
+        window = create_window(
+            settings or Settings(),
+            tmp_path / "settings.json",
+            keys or KeyStore(environ={"OPENROUTER_API_KEY": TEST_KEY}),
+            base_url=base_url or fake_server.base_url,
+            models=models,
+        )
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        run_until_done(qtbot, qt_loop, window.session.aclose())

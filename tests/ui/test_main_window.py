@@ -1,0 +1,196 @@
+"""The main window against the fake server: streaming, stop, failures, history."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPlainTextEdit, QPushButton
+from pytestqt.qtbot import QtBot
+
+from chatroom.core.room import ReplyState
+from chatroom.ui.main_window import MainWindow
+from tests.fake_openrouter import FakeOpenRouter
+from tests.ui.conftest import WindowFactory
+
+TIMEOUT_MS = 15_000
+
+
+def send(qtbot: QtBot, window: MainWindow, prompt: str) -> None:
+    window.prompt_edit.setFocus()
+    qtbot.keyClicks(window.prompt_edit, prompt)
+    qtbot.keyClick(window.prompt_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+
+def wait_idle(qtbot: QtBot, window: MainWindow) -> None:
+    qtbot.waitUntil(lambda: not window.session.is_busy, timeout=TIMEOUT_MS)
+
+
+def test_accessible_names_and_focus(qtbot: QtBot, make_window: WindowFactory) -> None:
+    window = make_window(["fake/echo", "fake/lorem"])
+    assert window.windowTitle().startswith("Chatroom")
+    assert window.prompt_edit.accessibleName() == "Prompt"
+    assert window.prompt_edit.hasFocus()
+    names = {b.accessibleName() for b in window.findChildren(QPushButton)}
+    assert {"Send", "Stop all"} <= names
+    pane = window.pane_for("echo")
+    assert pane.accessibleName() == "echo"
+    assert pane.view.accessibleName() == "Reply from echo"
+    assert pane.view.isReadOnly()
+
+
+def test_three_seats_stream_concurrently(
+    qtbot: QtBot, make_window: WindowFactory
+) -> None:
+    models = ["fake/lorem?rate=60", "fake/lorem?rate=70", "fake/lorem?rate=80"]
+    window = make_window(models)
+    window.params_panel.set_values({"max_tokens": 40})
+    panes = [window.pane_for(m) for m in models]
+    samples: list[tuple[int, ...]] = []
+    window.session.text_added.connect(
+        lambda *_: samples.append(tuple(len(p.reply_text()) for p in panes))
+    )
+    send(qtbot, window, "Tell me something long")
+    wait_idle(qtbot, window)
+    assert all(p.state is ReplyState.DONE for p in panes)
+    assert all(len(p.reply_text().split()) == 40 for p in panes)
+    # Interleaved, not one after another: at some moment every pane had part of its text.
+    assert any(all(0 < n for n in sample) and min(sample) < 200 for sample in samples)
+
+
+def test_stop_one_pane_while_others_finish(qtbot: QtBot, make_window: WindowFactory, fake_server: FakeOpenRouter) -> None:
+    window = make_window(["fake/stall", "fake/echo", "fake/lorem?rate=400"])
+    stall, echo, lorem = (window.pane_for(m) for m in ("fake/stall", "fake/echo", "fake/lorem?rate=400"))
+    send(qtbot, window, "one two three")
+    qtbot.waitUntil(lambda: stall.reply_text() != "", timeout=TIMEOUT_MS)
+    assert stall.stop_button.isVisible()
+    qtbot.mouseClick(stall.stop_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    assert stall.state is ReplyState.STOPPED
+    assert stall.reply_text() != ""
+    assert "[stopped" in stall.view.toPlainText()
+    assert stall.retry_button.isVisible()
+    assert echo.state is ReplyState.DONE and echo.reply_text().strip() == "one two three"
+    assert lorem.state is ReplyState.DONE
+    assert fake_server.wait_for_disconnect("fake/stall")
+
+
+def test_stop_all_with_escape(qtbot: QtBot, make_window: WindowFactory) -> None:
+    window = make_window(["fake/stall", "fake/lorem?rate=20"])
+    panes = [window.pane_for("fake/stall"), window.pane_for("fake/lorem?rate=20")]
+    send(qtbot, window, "go")
+    qtbot.waitUntil(lambda: all(p.reply_text() for p in panes), timeout=TIMEOUT_MS)
+    assert window.stop_all_button.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    wait_idle(qtbot, window)
+    assert [p.state for p in panes] == [ReplyState.STOPPED, ReplyState.STOPPED]
+    assert all(p.reply_text() for p in panes)
+    assert window.send_button.isEnabled()
+
+
+def test_429_fails_in_its_pane_only(qtbot: QtBot, make_window: WindowFactory, fake_server: FakeOpenRouter) -> None:
+    window = make_window(["fake/http-429?retry_after=0", "fake/echo", "fake/lorem"])
+    limited = window.pane_for("fake/http-429?retry_after=0")
+    send(qtbot, window, "hello there")
+    wait_idle(qtbot, window)
+    assert limited.state is ReplyState.FAILED
+    assert limited.error_label.isVisible()
+    assert "Rate limited" in limited.error_label.text()
+    assert window.pane_for("fake/echo").state is ReplyState.DONE
+    assert window.pane_for("fake/lorem").state is ReplyState.DONE
+    assert not window.pane_for("fake/echo").error_label.isVisible()
+    # Retried twice before giving up: three requests in all.
+    assert len([r for r in fake_server.chat_requests() if r.model == "fake/http-429?retry_after=0"]) == 3
+
+
+def test_second_turn_sends_each_seat_its_own_history(
+    qtbot: QtBot, make_window: WindowFactory, fake_server: FakeOpenRouter
+) -> None:
+    window = make_window(["fake/echo", "fake/lorem"])
+    window.params_panel.set_values({"max_tokens": 5})
+    send(qtbot, window, "first prompt")
+    wait_idle(qtbot, window)
+    lorem_first = window.pane_for("fake/lorem").reply_text()
+    send(qtbot, window, "second prompt")
+    wait_idle(qtbot, window)
+    second = {r.model: r.body for r in fake_server.chat_requests()[2:]}
+    assert second["fake/echo"]["messages"] == [
+        {"role": "user", "content": "first prompt"},
+        {"role": "assistant", "content": "first prompt"},
+        {"role": "user", "content": "second prompt"},
+    ]
+    assert second["fake/lorem"]["messages"] == [
+        {"role": "user", "content": "first prompt"},
+        {"role": "assistant", "content": lorem_first},
+        {"role": "user", "content": "second prompt"},
+    ]
+    # Both turns stay visible in the pane.
+    assert "first prompt" in window.pane_for("fake/echo").view.toPlainText()
+
+
+def test_failed_reply_left_out_of_history_and_retry(
+    qtbot: QtBot, make_window: WindowFactory, fake_server: FakeOpenRouter
+) -> None:
+    window = make_window(["fake/echo"])
+    fake_server.fail_next("fake/echo", 401)
+    send(qtbot, window, "first")
+    wait_idle(qtbot, window)
+    pane = window.pane_for("fake/echo")
+    assert pane.state is ReplyState.FAILED
+    assert "key was rejected" in pane.error_label.text()
+    qtbot.mouseClick(pane.retry_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    assert pane.state is ReplyState.DONE
+    assert pane.reply_text().strip() == "first"
+    assert "[failed]" not in pane.view.toPlainText()
+
+
+def test_empty_prompt_is_not_sent(qtbot: QtBot, make_window: WindowFactory, fake_server: FakeOpenRouter) -> None:
+    window = make_window(["fake/echo"])
+    send(qtbot, window, "   ")
+    qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+    assert window.session.room.turns == []
+    assert fake_server.chat_requests() == []
+
+
+def test_enter_makes_a_new_line(qtbot: QtBot, make_window: WindowFactory) -> None:
+    window = make_window(["fake/echo"])
+    qtbot.keyClicks(window.prompt_edit, "a")
+    qtbot.keyClick(window.prompt_edit, Qt.Key.Key_Return)
+    qtbot.keyClicks(window.prompt_edit, "b")
+    assert window.prompt_edit.toPlainText() == "a\nb"
+    assert window.session.room.turns == []
+
+
+def test_add_and_remove_seats_from_the_seat_bar(qtbot: QtBot, make_window: WindowFactory) -> None:
+    window = make_window()
+    for model in ("fake/echo", "fake/echo", "fake/lorem"):
+        qtbot.keyClicks(window.model_edit, model)
+        qtbot.keyClick(window.model_edit, Qt.Key.Key_Return)
+    assert [p.label for p in window.panes.values()] == ["echo", "echo #2", "lorem"]
+    qtbot.mouseClick(window.pane_for("echo #2").remove_button, Qt.MouseButton.LeftButton)
+    assert [s.label for s in window.session.room.seats] == ["echo", "lorem"]
+    assert window.settings.recent_models[:2] == ["fake/lorem", "fake/echo"]
+
+
+def test_dead_endpoint_and_unknown_model(qtbot: QtBot, make_window: WindowFactory) -> None:
+    window = make_window(["no/such-model"])
+    send(qtbot, window, "hi")
+    wait_idle(qtbot, window)
+    assert "Model not found" in window.pane_for("no/such-model").error_label.text()
+
+
+def test_close_while_streaming_cancels_cleanly(qtbot: QtBot, make_window: WindowFactory, fake_server: FakeOpenRouter) -> None:
+    window = make_window(["fake/stall", "fake/lorem?rate=20"])
+    send(qtbot, window, "go")
+    qtbot.waitUntil(lambda: window.pane_for("fake/stall").reply_text() != "", timeout=TIMEOUT_MS)
+    started = time.monotonic()
+    window.close()
+    qtbot.waitUntil(lambda: not window.session.is_busy, timeout=5000)
+    assert time.monotonic() - started < 3
+    assert fake_server.wait_for_disconnect("fake/stall")
+
+
+def test_prompt_box_is_plain_text(make_window: WindowFactory) -> None:
+    window = make_window()
+    assert isinstance(window.prompt_edit, QPlainTextEdit)
