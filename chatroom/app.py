@@ -96,13 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
-    import qasync
     from PySide6.QtWidgets import QApplication
 
     from chatroom.core import paths
     from chatroom.core.errors import SettingsError
     from chatroom.core.secrets import KeyStore
     from chatroom.core.settings import Settings, load_settings
+    from chatroom.ui.event_loop import create_event_loop, shutdown_event_loop
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -117,8 +117,7 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
     except SettingsError as exc:
         log.error("%s", exc)
         settings = Settings()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    loop = create_event_loop(app)
     window = create_window(settings, settings_path, KeyStore(), base_url=base_url, models=models)
 
     async def run() -> None:
@@ -128,8 +127,9 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
         await closed.wait()
         await window.session.aclose()
 
-    with loop:
+    with loop:  # type: ignore[attr-defined]  # qasync's loop is a context manager
         loop.run_until_complete(run())
+        shutdown_event_loop(loop)
     return 0
 
 

@@ -10,8 +10,9 @@ server accepted the request (no 200 yet): a resend after that would bill twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -50,8 +51,22 @@ Sleep = Callable[[float], Awaitable[None]]
 
 def describe_host(base_url: str) -> str:
     """`https://openrouter.ai/api/v1` -> `openrouter.ai` (for messages)."""
-    parts = urlsplit(base_url)
-    return parts.netloc or base_url
+    try:
+        netloc = urlsplit(base_url).netloc
+    except ValueError:  # e.g. an unclosed IPv6 bracket: the request will say so
+        return base_url
+    return netloc or base_url
+
+
+def _is_http_url(url: str) -> bool:
+    """Whether httpx can send to `url`; checked first, as httpx raises InvalidURL
+    (no HTTPError) for some bad URLs and anyio an ExceptionGroup for a port > 65535."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    port = parsed.port
+    return parsed.scheme in ("http", "https") and bool(parsed.host) and (port is None or port < 65536)
 
 
 class ChatClient:
@@ -107,7 +122,11 @@ class ChatClient:
         return headers
 
     def _url(self, path: str) -> str:
-        return f"{self.base_url}/{path.lstrip('/')}"
+        """The URL of `path`; NetworkError, never retried, if the base URL is not http(s)."""
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        if not _is_http_url(url):
+            raise NetworkError(f"The base URL {self.base_url!r} is not a valid http(s) URL.")
+        return url
 
     async def stream_chat(
         self, body: Mapping[str, object]
@@ -119,8 +138,11 @@ class ChatClient:
         attempt = 0
         while True:
             try:
-                async for event in self._stream_once(body):
-                    yield event
+                # Nested generators are closed here, in this task: left to the
+                # garbage collector, httpx would close the response in another.
+                async with contextlib.aclosing(self._stream_once(body)) as events:
+                    async for event in events:
+                        yield event
                 return
             except _NotAccepted as refusal:
                 delay = self._retry_delay(refusal.error, attempt)
@@ -130,7 +152,9 @@ class ChatClient:
                 yield Retrying(attempt, delay, str(refusal.error))
                 await self._sleep(delay)
 
-    async def _stream_once(self, body: Mapping[str, object]) -> AsyncIterator[StreamEvent]:
+    async def _stream_once(
+        self, body: Mapping[str, object]
+    ) -> AsyncGenerator[StreamEvent, None]:
         accepted = False
         try:
             async with self._http.stream(
@@ -139,23 +163,33 @@ class ChatClient:
                 if response.status_code != 200:
                     raise _NotAccepted(await self._error_of(response))
                 accepted = True
-                async for event in self._events(response):
-                    yield event
+                async with contextlib.aclosing(self._events(response)) as events:
+                    async for event in events:
+                        yield event
         except httpx.HTTPError as exc:
             error = self._translate(exc, accepted)
             if not accepted:
                 raise _NotAccepted(error) from None
             raise error from None
 
-    async def _events(self, response: httpx.Response) -> AsyncIterator[StreamEvent]:
-        finished = False
+    async def _events(self, response: httpx.Response) -> AsyncGenerator[StreamEvent, None]:
+        finished = done = False
         try:
-            async for sse in httpx_sse.EventSource(response).aiter_sse():
-                if sse.data.startswith("[DONE]"):
-                    return
-                for event in events_from_data(sse.data):
-                    finished = finished or isinstance(event, Finished)
-                    yield event
+            async with contextlib.aclosing(httpx_sse.EventSource(response).aiter_sse()) as sses:
+                async for sse in sses:
+                    # After [DONE] the body ends; read to its end rather than
+                    # return, because httpx's line iterators abandoned mid-body
+                    # are closed later by the garbage collector in another task.
+                    if done or not sse.data:
+                        # The SSE standard drops events without data; httpx-sse
+                        # dispatches them (e.g. a lone `retry:` or `id:` field).
+                        continue
+                    if sse.data.startswith("[DONE]"):
+                        done = finished = True
+                        continue
+                    for event in events_from_data(sse.data):
+                        finished = finished or isinstance(event, Finished)
+                        yield event
         except httpx_sse.SSEError:
             raise MalformedResponse(
                 "Malformed response: the server did not send an event stream."

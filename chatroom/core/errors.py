@@ -12,6 +12,7 @@ ChatroomError
     Forbidden             403: permission, guardrail or moderation (reasons in metadata)
     ModelNotFound         404
     RequestTimeout        408 (retryable)
+    Conflict              409 (retryable)
     RateLimited           429 (retryable); retry_after_s from Retry-After
     ServerError           500 and other 5xx (retryable)
       ModelUnavailable    502, 503, 529: the model or its providers are down (retryable)
@@ -35,6 +36,7 @@ __all__ = [
     "AuthError",
     "BadRequest",
     "ChatroomError",
+    "Conflict",
     "ContextTooLong",
     "Forbidden",
     "InsufficientCredits",
@@ -150,6 +152,12 @@ class ModelNotFound(ApiError):
 
 class RequestTimeout(ApiError):
     """408: the server gave up waiting. Retried before the first token."""
+
+    is_retryable = True
+
+
+class Conflict(ApiError):
+    """409: the request clashed with another in flight. Retried before the first token."""
 
     is_retryable = True
 

@@ -16,6 +16,7 @@ from chatroom.core.errors import (
     ApiError,
     AuthError,
     BadRequest,
+    Conflict,
     ContextTooLong,
     Forbidden,
     InsufficientCredits,
@@ -204,6 +205,7 @@ _ERROR_CLASSES: dict[int, type[ApiError]] = {
     403: Forbidden,
     404: ModelNotFound,
     408: RequestTimeout,
+    409: Conflict,  # §10: retried like 408
     413: BadRequest,
     422: BadRequest,
     429: RateLimited,

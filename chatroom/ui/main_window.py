@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from chatroom import __version__
 from chatroom.core.errors import ChatroomError, SettingsError
 from chatroom.core.room import Room, SeatId
-from chatroom.core.secrets import KeySource, KeyStore
+from chatroom.core.secrets import ApiKey, KeySource, KeyStore
 from chatroom.core.settings import Endpoint, Settings, save_settings
 from chatroom.ui.pane import ReplyPane
 from chatroom.ui.params_panel import ParamsPanel
@@ -465,8 +465,12 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def on_welcome_key_submitted(self, key: str) -> None:
+        secret = ApiKey(key)
+
         async def save() -> None:
-            await asyncio.to_thread(self._keys.set, "openrouter", key)
+            # qasync's executor logs the arguments of every call at DEBUG:
+            # hand it a closure, never the key itself.
+            await asyncio.to_thread(lambda: self._keys.set("openrouter", secret.reveal()))
 
         self.session.run_job(save(), self._on_welcome_key_saved)
 

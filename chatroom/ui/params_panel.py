@@ -11,8 +11,9 @@ Nothing here is hand-listed: a new row in SPECS gets its controls for free.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Final
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
@@ -100,6 +101,17 @@ def stop_text(sequences: list[str]) -> str:
     return "\n".join(_escape(s) for s in sequences)
 
 
+@contextlib.contextmanager
+def _signals_blocked(*objects: QObject) -> Iterator[None]:
+    """Block the signals of `objects` for a `with` block, then restore their state."""
+    previous = [obj.blockSignals(True) for obj in objects]
+    try:
+        yield
+    finally:
+        for obj, was_blocked in zip(objects, previous, strict=True):
+            obj.blockSignals(was_blocked)
+
+
 class _WheelGuard(QObject):
     """Keeps the mouse wheel from changing an unfocused slider or spin box.
 
@@ -117,6 +129,14 @@ class _WheelGuard(QObject):
             event.ignore()
             return True
         return False
+
+
+def _set_bold(label: QLabel, bold: bool) -> None:
+    """Bold marks a value changed from its default."""
+    font = label.font()
+    if font.bold() != bold:
+        font.setWeight(QFont.Weight.Bold if bold else QFont.Weight.Normal)
+        label.setFont(font)
 
 
 def _small_label(text: str, style: str) -> QLabel:
@@ -216,7 +236,7 @@ class _ParamRow(QObject):
         return self.spin_box.minimum() <= value <= self.spin_box.maximum()
 
     def set_value(self, value: float) -> None:
-        with QSignalBlockers(self.spin_box, self.slider):
+        with _signals_blocked(self.spin_box, self.slider):
             if isinstance(self.spin_box, QSpinBox):
                 self.spin_box.setValue(int(value))
             else:
@@ -228,7 +248,7 @@ class _ParamRow(QObject):
         """Tick or clear the "on" box of an optional parameter (no-op for others)."""
         if self.enabled_check is None:
             return
-        with QSignalBlockers(self.enabled_check):
+        with _signals_blocked(self.enabled_check):
             self.enabled_check.setChecked(active)
         self._update_enabled()
         self._refresh()
@@ -260,10 +280,7 @@ class _ParamRow(QObject):
 
     def _refresh(self) -> None:
         active = self.is_active()
-        font = self.name_label.font()
-        if font.bold() != active:
-            font.setWeight(QFont.Weight.Bold if active else QFont.Weight.Normal)
-            self.name_label.setFont(font)
+        _set_bold(self.name_label, active)
         changed = active or self.value() != self._initial
         self.reset_button.setEnabled(changed)
 
@@ -272,14 +289,14 @@ class _ParamRow(QObject):
     @Slot(int)
     @Slot(float)
     def on_spin_box_value_changed(self, value: float) -> None:
-        with QSignalBlockers(self.slider):
+        with _signals_blocked(self.slider):
             self.slider.setValue(self._slider_position(value))
         self._refresh()
         self.edited.emit()
 
     @Slot(int)
     def on_slider_value_changed(self, position: int) -> None:
-        with QSignalBlockers(self.spin_box):
+        with _signals_blocked(self.spin_box):
             if isinstance(self.spin_box, QSpinBox):
                 self.spin_box.setValue(int(self._slider_value(position)))
             else:
@@ -297,21 +314,6 @@ class _ParamRow(QObject):
     def on_reset_button_clicked(self) -> None:
         self.reset()
         self.edited.emit()
-
-
-class QSignalBlockers:
-    """Blocks the signals of several objects for a `with` block, restoring their state."""
-
-    def __init__(self, *objects: QObject) -> None:
-        self._objects = objects
-        self._previous: list[bool] = []
-
-    def __enter__(self) -> None:
-        self._previous = [obj.blockSignals(True) for obj in self._objects]
-
-    def __exit__(self, *exc_info: object) -> None:
-        for obj, previous in zip(self._objects, self._previous, strict=True):
-            obj.blockSignals(previous)
 
 
 class ParamsPanel(QWidget):
@@ -336,6 +338,7 @@ class ParamsPanel(QWidget):
         self._rows: dict[str, _ParamRow] = {}
         self._system_prompt_edit = QPlainTextEdit()
         self._stop_edit = QPlainTextEdit()
+        self._stop_label = QLabel(STOP_KEY)
         self._stop_error_label = _small_label("", _ERROR_STYLE)
         self._reset_all_button = QPushButton("Reset all")
         self._build()
@@ -357,6 +360,10 @@ class ParamsPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Never narrower than the content: without a horizontal scroll bar,
+        # a narrower dock would cut the spin boxes off.
+        scrollbar_width = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(content.minimumSizeHint().width() + scrollbar_width)
         self._reset_all_button.setAccessibleName("Reset all parameters")
         self._reset_all_button.setToolTip("Set every parameter and the stop sequences to default")
         self._reset_all_button.clicked.connect(self.on_reset_all_button_clicked)
@@ -394,7 +401,6 @@ class ParamsPanel(QWidget):
         if param.enabled_check is not None:
             header.addWidget(param.enabled_check)
         header.addWidget(param.reset_button)
-        grid.setRowMinimumHeight(row, 0)
         if row:
             header.setContentsMargins(0, 6, 0, 0)
         grid.addLayout(header, row, 0, 1, 2)
@@ -403,16 +409,18 @@ class ParamsPanel(QWidget):
         return row + 2
 
     def _add_stop(self, grid: QGridLayout, row: int) -> int:
-        label = QLabel(STOP_KEY)
+        label = self._stop_label
         label.setBuddy(self._stop_edit)
         hint = _small_label(
             f"one per line, at most {MAX_STOP_SEQUENCES}; \\n = newline, \\t = tab",
             _HINT_STYLE,
         )
-        header = QHBoxLayout()
+        hint.setWordWrap(True)
+        header = QVBoxLayout()
+        header.setSpacing(0)
         header.setContentsMargins(0, 6, 0, 0)
         header.addWidget(label)
-        header.addWidget(hint, 1, Qt.AlignmentFlag.AlignBaseline)
+        header.addWidget(hint)
         edit = self._stop_edit
         edit.setAccessibleName(STOP_KEY)
         edit.setToolTip(
@@ -550,6 +558,7 @@ class ParamsPanel(QWidget):
                 f"only the first {MAX_STOP_SEQUENCES} are used. Remove {count - MAX_STOP_SEQUENCES}."
             )
         self._stop_error_label.setVisible(too_many)
+        _set_bold(self._stop_label, count > 0)
         self._changed()
 
     @Slot()

@@ -29,6 +29,7 @@ __all__ = [
     "default_models",
     "error_body",
     "error_for_status",
+    "message_text",
     "parse_model_id",
     "plan_reply",
     "prompt_tokens",

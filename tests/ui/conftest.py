@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-import qasync
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from chatroom.app import create_window
+from chatroom.ui.event_loop import create_event_loop, shutdown_event_loop
 from chatroom.core.secrets import KeyStore
 from chatroom.core.settings import Settings
 from chatroom.ui.main_window import MainWindow
@@ -22,15 +22,17 @@ WindowFactory = Callable[..., MainWindow]
 
 
 @pytest.fixture(scope="session")
-def qt_loop(qapp: QApplication) -> asyncio.AbstractEventLoop:
+def qt_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     """One asyncio loop on Qt's, for the whole run.
 
     Never stopped per test: stopping quits the application and later waits
-    would return at once. qtbot.waitUntil drives it.
+    would return at once. qtbot.waitUntil drives it. Its thread pool (used by
+    asyncio.to_thread) is shut down at the end, or Qt aborts on exit with
+    "QThread: Destroyed while thread is still running".
     """
-    loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
-    return loop
+    loop = create_event_loop(qapp, already_running=True)
+    yield loop
+    shutdown_event_loop(loop)
 
 
 def run_until_done(qtbot: QtBot, loop: asyncio.AbstractEventLoop, coro: object, timeout_ms: int = 10_000) -> None:

@@ -30,7 +30,8 @@ def test_accessible_names_and_focus(qtbot: QtBot, make_window: WindowFactory) ->
     window = make_window(["fake/echo", "fake/lorem"])
     assert window.windowTitle().startswith("Chatroom")
     assert window.prompt_edit.accessibleName() == "Prompt"
-    assert window.prompt_edit.hasFocus()
+    # The widget that gets the keyboard when the window is activated.
+    assert window.focusWidget() is window.prompt_edit
     names = {b.accessibleName() for b in window.findChildren(QPushButton)}
     assert {"Send", "Stop all"} <= names
     pane = window.pane_for("echo")
