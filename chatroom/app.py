@@ -102,7 +102,7 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
     from chatroom.core.errors import SettingsError
     from chatroom.core.secrets import KeyStore
     from chatroom.core.settings import Settings, load_settings
-    from chatroom.ui.event_loop import create_event_loop, shutdown_event_loop
+    from chatroom.ui.event_loop import create_event_loop
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
@@ -129,7 +129,6 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
 
     with loop:  # type: ignore[attr-defined]  # qasync's loop is a context manager
         loop.run_until_complete(run())
-        shutdown_event_loop(loop)
     return 0
 
 

@@ -51,6 +51,8 @@ class ParamSpec:
     help: str
     ui_low: float | None = None
     ui_high: float | None = None
+    #: Where an optional parameter's control starts when the user switches it on.
+    ui_initial: float | None = None
 
     @property
     def is_optional(self) -> bool:
@@ -107,7 +109,7 @@ SPECS: Final[tuple[ParamSpec, ...]] = (
               "Cut-off that scales with the top token's probability; 0 = off."),
     ParamSpec("max_tokens", int, 1, None, None, 1,
               "Hard cap on the reply length in tokens; off = the model's limit.",
-              ui_low=1, ui_high=32768),
+              ui_low=1, ui_high=32768, ui_initial=1024),
     ParamSpec("seed", int, None, None, None, 1,
               "Same seed and parameters should repeat the output (not guaranteed).",
               ui_low=0, ui_high=2**31 - 1),

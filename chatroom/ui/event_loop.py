@@ -42,7 +42,8 @@ def create_event_loop(app: QApplication, *, already_running: bool = False) -> as
 
 
 def shutdown_event_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Stop the thread pool: Qt aborts at exit if one of its QThreads still runs."""
+    """Stop the thread pool of a loop that is never closed (tests): Qt aborts at
+    exit if one of its QThreads still runs. Closing a loop does this itself."""
     executor = _executors.pop(loop, None)
     if executor is not None:
         executor.shutdown(wait=True)

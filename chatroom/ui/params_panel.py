@@ -165,7 +165,11 @@ class _ParamRow(QObject):
         self.spec = spec
         self._steps = round((spec.slider_high - spec.slider_low) / spec.step)
         self.spin_box = self._make_spin_box()
-        self._initial = spec.default if spec.default is not None else self._clamp(spec.slider_low)
+        if spec.default is not None:
+            self._initial = spec.default
+        else:
+            start = spec.ui_initial if spec.ui_initial is not None else spec.slider_low
+            self._initial = self._clamp(start)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, self._steps)
         self.slider.setAccessibleName(f"{spec.key} slider")
