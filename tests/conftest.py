@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+from keyring.compat import properties
 
 from tests.fake_openrouter import FakeOpenRouter
 
@@ -28,3 +32,42 @@ def fake_server() -> Iterator[FakeOpenRouter]:
     """A fresh fake OpenRouter on 127.0.0.1 that requires TEST_KEY."""
     with FakeOpenRouter(api_key=TEST_KEY) as server:
         yield server
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring in a dict, installed with keyring.set_keyring for one test."""
+
+    @properties.classproperty
+    def priority(cls) -> float:
+        # Never picked by keyring's own backend detection in this process.
+        raise RuntimeError("only for tests")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.passwords[(service, username)]
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def no_keyring() -> Iterator[None]:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)

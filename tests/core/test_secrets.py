@@ -56,7 +56,7 @@ class MemoryKeyring(KeyringBackend):
     priority = -10.0
 
     def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # keyring leaves it unannotated
+        super().__init__()
         self.entries: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -77,7 +77,7 @@ class RaisingKeyring(KeyringBackend):
     priority = -10.0  # see MemoryKeyring
 
     def __init__(self, error: Exception) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # see MemoryKeyring
+        super().__init__()
         self.error = error
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -112,7 +112,7 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 def no_keyring() -> Iterator[KeyringBackend]:
     """The backend keyring selects when it finds nothing: every call raises NoKeyringError."""
     # keyring leaves the constructors unannotated.
-    with use_backend(fail.Keyring()) as backend:  # type: ignore[no-untyped-call]
+    with use_backend(fail.Keyring()) as backend:
         yield backend
 
 
@@ -417,7 +417,7 @@ def test_availability_is_none_with_a_working_keyring(memory_keyring: MemoryKeyri
 
 def test_the_null_backend_is_not_a_keyring() -> None:
     # null.Keyring accepts keys and silently drops them: storing there would lose them.
-    with use_backend(null.Keyring()):  # type: ignore[no-untyped-call]  # unannotated
+    with use_backend(null.Keyring()):
         with pytest.raises(KeyringUnavailable) as info:
             KeyStore(environ={}).set("local", CANARY)
         assert_helpful(info.value, CANARY)
@@ -432,7 +432,7 @@ class EmptyChainer(chainer.ChainerBackend):
 
 def test_an_empty_chainer_is_not_a_keyring() -> None:
     # An empty chainer's set_password does nothing and returns: the key would be lost.
-    with use_backend(EmptyChainer()):  # type: ignore[no-untyped-call]  # unannotated
+    with use_backend(EmptyChainer()):
         with pytest.raises(KeyringUnavailable) as info:
             KeyStore(environ={}).set("local", CANARY)
         assert_helpful(info.value, CANARY)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QApplication
@@ -35,9 +36,14 @@ def qt_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     shutdown_event_loop(loop)
 
 
-def run_until_done(qtbot: QtBot, loop: asyncio.AbstractEventLoop, coro: object, timeout_ms: int = 10_000) -> None:
+def run_until_done(
+    qtbot: QtBot,
+    loop: asyncio.AbstractEventLoop,
+    coro: Coroutine[Any, Any, object],
+    timeout_ms: int = 10_000,
+) -> None:
     """Run a coroutine on the shared loop and wait for it from outside any coroutine."""
-    task = loop.create_task(coro)  # type: ignore[arg-type]
+    task = loop.create_task(coro)
     qtbot.waitUntil(task.done, timeout=timeout_ms)
     task.result()
 
@@ -60,7 +66,8 @@ def make_window(
             settings or Settings(),
             tmp_path / "settings.json",
             keys or KeyStore(environ={"OPENROUTER_API_KEY": TEST_KEY}),
-            base_url=base_url or fake_server.base_url,
+            # "" = no --base-url, as a first start would be.
+            base_url=fake_server.base_url if base_url is None else base_url or None,
             models=models,
         )
         qtbot.addWidget(window)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPlainTextEdit, QPushButton
+from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from chatroom.core.room import ReplyState
+from chatroom.core.secrets import KeyStore
+from chatroom.core.settings import load_settings
 from chatroom.ui.main_window import MainWindow
+from chatroom.ui.pane import ReplyPane
+from tests.conftest import MemoryKeyring
 from tests.fake_openrouter import FakeOpenRouter
 from tests.ui.conftest import WindowFactory
 
@@ -20,6 +25,11 @@ def send(qtbot: QtBot, window: MainWindow, prompt: str) -> None:
     window.prompt_edit.setFocus()
     qtbot.keyClicks(window.prompt_edit, prompt)
     qtbot.keyClick(window.prompt_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+
+def state_of(pane: ReplyPane) -> ReplyState | None:
+    """The pane's state, read afresh (keeps mypy from narrowing across waits)."""
+    return pane.state
 
 
 def wait_idle(qtbot: QtBot, window: MainWindow) -> None:
@@ -137,11 +147,11 @@ def test_failed_reply_left_out_of_history_and_retry(
     send(qtbot, window, "first")
     wait_idle(qtbot, window)
     pane = window.pane_for("fake/echo")
-    assert pane.state is ReplyState.FAILED
+    assert state_of(pane) is ReplyState.FAILED
     assert "key was rejected" in pane.error_label.text()
     qtbot.mouseClick(pane.retry_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
-    assert pane.state is ReplyState.DONE
+    assert state_of(pane) is ReplyState.DONE
     assert pane.reply_text().strip() == "first"
     assert "[failed]" not in pane.view.toPlainText()
 
@@ -195,3 +205,82 @@ def test_close_while_streaming_cancels_cleanly(qtbot: QtBot, make_window: Window
 def test_prompt_box_is_plain_text(make_window: WindowFactory) -> None:
     window = make_window()
     assert isinstance(window.prompt_edit, QPlainTextEdit)
+
+
+def test_slider_spin_box_and_request_agree_at_the_bounds(
+    qtbot: QtBot, make_window: WindowFactory, fake_server: FakeOpenRouter
+) -> None:
+    window = make_window(["fake/echo"])
+    panel = window.params_panel
+    panel.spin_box("temperature").setValue(2.0)  # type: ignore[attr-defined]
+    panel.slider("frequency_penalty").setValue(panel.slider("frequency_penalty").minimum())
+    panel.slider("top_p").setValue(panel.slider("top_p").minimum())
+    assert panel.slider("temperature").value() == panel.slider("temperature").maximum()
+    assert panel.spin_box("frequency_penalty").value() == -2.0  # type: ignore[attr-defined]
+    send(qtbot, window, "bounds")
+    wait_idle(qtbot, window)
+    body = fake_server.chat_requests()[-1].body
+    assert body["temperature"] == 2.0
+    assert body["frequency_penalty"] == -2.0
+    assert body["top_p"] == 0.0
+    # Parameters left at their defaults are not sent.
+    assert not {"presence_penalty", "top_k", "min_p", "max_tokens", "seed", "stop"} & body.keys()
+
+
+def test_settings_survive_a_restart(qtbot: QtBot, make_window: WindowFactory, tmp_path: Path) -> None:
+    window = make_window(["fake/echo", "fake/lorem"])
+    window.params_panel.spin_box("temperature").setValue(0.3)  # type: ignore[attr-defined]
+    window.params_panel.set_system_prompt("Be brief.")
+    window.resize(700, 500)  # within the offscreen screen (800 x 600)
+    window.close()
+    saved = load_settings(tmp_path / "settings.json")
+    assert saved.seats == ["fake/echo", "fake/lorem"]
+    assert saved.params == {"temperature": 0.3}
+    assert saved.system_prompt == "Be brief."
+    again = make_window(settings=saved)
+    assert [s.model for s in again.session.room.seats] == ["fake/echo", "fake/lorem"]
+    assert again.params_panel.values() == {"temperature": 0.3}
+    assert again.params_panel.system_prompt() == "Be brief."
+    assert again.size().width() == 700
+
+
+def test_first_run_offers_a_local_server(
+    qtbot: QtBot, make_window: WindowFactory, memory_keyring: MemoryKeyring
+) -> None:
+    with FakeOpenRouter() as local:  # a local server needs no key
+        window = make_window(keys=KeyStore(environ={}), base_url="")
+        qtbot.waitUntil(lambda: window.welcome.isVisible(), timeout=TIMEOUT_MS)
+        url = next(e for e in window.welcome.findChildren(QLineEdit) if e.accessibleName() == "Local server URL")
+        qtbot.keyClicks(url, local.local_base_url)
+        qtbot.keyClick(url, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: not window.welcome.isVisible(), timeout=TIMEOUT_MS)
+        assert window.endpoint_combo.currentText() == "local"
+        qtbot.keyClicks(window.model_edit, "fake/echo")
+        qtbot.keyClick(window.model_edit, Qt.Key.Key_Return)
+        send(qtbot, window, "hello local")
+        wait_idle(qtbot, window)
+        pane = window.pane_for("fake/echo")
+        assert pane.state is ReplyState.DONE and pane.reply_text() == "hello local"
+        assert "authorization" not in local.chat_requests()[-1].headers
+
+
+def test_first_run_saves_a_pasted_key_in_the_keyring(
+    qtbot: QtBot, make_window: WindowFactory, memory_keyring: MemoryKeyring
+) -> None:
+    window = make_window(keys=KeyStore(environ={}), base_url="")
+    qtbot.waitUntil(lambda: window.welcome.isVisible(), timeout=TIMEOUT_MS)
+    field = next(e for e in window.welcome.findChildren(QLineEdit) if e.accessibleName() == "OpenRouter API key")
+    qtbot.keyClicks(field, "sk-or-v1-pasted")
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not window.welcome.isVisible(), timeout=TIMEOUT_MS)
+    assert memory_keyring.passwords == {("chatroom", "openrouter"): "sk-or-v1-pasted"}
+    assert field.text() == ""
+
+
+def test_no_keyring_on_first_run_says_how_to_fix_it(
+    qtbot: QtBot, make_window: WindowFactory, no_keyring: None
+) -> None:
+    window = make_window(keys=KeyStore(environ={}), base_url="")
+    qtbot.waitUntil(lambda: window.welcome.isVisible(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "OPENROUTER_API_KEY" in window.welcome.message(), timeout=TIMEOUT_MS)
+    assert "keyring" in window.welcome.message()

@@ -10,12 +10,7 @@ import socket
 from collections.abc import Iterator
 from typing import TypeVar
 
-import keyring
 import pytest
-import qasync
-from keyring.backend import KeyringBackend
-from keyring.backends import fail
-from keyring.compat import properties
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialogButtonBox,
@@ -33,7 +28,7 @@ from chatroom.core.secrets import ENV_VAR, SERVICE, KeyStore
 from chatroom.core.settings import Endpoint, Settings
 from chatroom.ui.session import ClientPool, RoomSession
 from chatroom.ui.settings_dialog import SettingsDialog, check_base_url
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, MemoryKeyring
 from tests.fake_openrouter import FakeOpenRouter
 
 # The offscreen platform says this on every first show(); it is not our bug.
@@ -42,61 +37,6 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateS
 TIMEOUT_MS = 10_000
 CANARY = "sk-canary-0123456789abcdef"
 W = TypeVar("W", bound=QWidget)
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring in a dict, installed with keyring.set_keyring for one test."""
-
-    @properties.classproperty
-    def priority(cls) -> float:
-        # Never picked by keyring's own backend detection in this process.
-        raise RuntimeError("only for tests")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        del self.passwords[(service, username)]
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def no_keyring() -> Iterator[None]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    yield
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def job_threads(qt_loop: qasync.QEventLoop) -> Iterator[None]:
-    """Worker threads for asyncio.to_thread in this module, joined at its end.
-
-    The shared loop is never closed, so its default executor's QThreads would
-    still run at exit, and Qt aborts the process ("QThread: Destroyed while
-    thread is still running"). After this module the loop makes a new one on
-    first use.
-    """
-    executor = qasync.QThreadExecutor(2)
-    qt_loop.set_default_executor(executor)
-    yield
-    qt_loop.set_default_executor(None)
-    executor.shutdown(wait=True)
 
 
 @pytest.fixture
