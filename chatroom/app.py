@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from chatroom import __version__
 
@@ -26,8 +28,15 @@ __all__ = ["build_parser", "create_window", "main"]
 log = logging.getLogger("chatroom")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Errors as one line on stderr (the contract), not usage plus a line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chatroom",
         description="Send one prompt to several language models and compare their replies.",
         epilog=(
@@ -123,6 +132,10 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
     async def run() -> None:
         closed = asyncio.Event()
         window.closed.connect(closed.set)
+        # Logout, shutdown or Ctrl+C in a terminal: close as the user would.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows
+                loop.add_signal_handler(signum, window.close)
         window.show()
         await closed.wait()
         await window.session.aclose()

@@ -20,14 +20,12 @@ import enum
 import hmac
 import os
 from collections.abc import Callable, Mapping
-from typing import Final, NoReturn, TypeVar
-
-import keyring
-import keyring.errors
-from keyring.backend import KeyringBackend
-from keyring.backends import chainer, fail, null
+from typing import TYPE_CHECKING, Final, NoReturn, TypeVar
 
 from chatroom.core.errors import KeyringUnavailable
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -193,6 +191,9 @@ def _check_endpoint(endpoint: str) -> None:
 
 def _guarded(action: Callable[[KeyringBackend], _T]) -> _T:
     """Run `action` on the active backend, turning every failure into KeyringUnavailable."""
+    # keyring (about 50 ms to import) is loaded on first use, after the window paints.
+    import keyring
+
     backend = keyring.get_keyring()
     missing = _why_unusable(backend)
     if missing is not None:
@@ -212,6 +213,8 @@ def _guarded(action: Callable[[KeyringBackend], _T]) -> _T:
 
 def _why_unusable(backend: KeyringBackend) -> str | None:
     """Why this backend cannot keep a key, or None when it can."""
+    from keyring.backends import chainer, fail, null
+
     if isinstance(backend, fail.Keyring):
         return "no keyring backend was found"
     if isinstance(backend, null.Keyring):
@@ -227,6 +230,8 @@ def _describe_failure(exc: Exception) -> str:
 
     The text of a backend error could quote what it was asked to store.
     """
+    import keyring.errors
+
     if isinstance(exc, keyring.errors.NoKeyringError):
         return "no keyring backend was found"
     if isinstance(exc, keyring.errors.KeyringLocked):

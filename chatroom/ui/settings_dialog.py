@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatroom.core.client import ChatClient, describe_host
 from chatroom.core.errors import ChatroomError, KeyringUnavailable
 from chatroom.core.secrets import DEFAULT_ENDPOINT, ENV_VAR, ApiKey, KeySource, KeyStore
 from chatroom.core.settings import OPENROUTER_URL, Endpoint, Settings
@@ -422,7 +421,7 @@ class SettingsDialog(QDialog):
             return
         typed = self._key_edit.text().strip()
         key = ApiKey(typed) if typed else None
-        _show(self._connection_status, f"Connecting to {describe_host(url)}…")
+        _show(self._connection_status, f"Connecting to {urlsplit(url).netloc or url}…")
         self._start(
             self._test_connection(url, key, float(self._timeout_spin.value())),
             self._on_connection_tested,
@@ -434,6 +433,9 @@ class SettingsDialog(QDialog):
                 key = await asyncio.to_thread(self._keys.get, DEFAULT_ENDPOINT)
             except KeyringUnavailable:
                 key = None  # a local server needs none; OpenRouter's answer says what to do
+        # httpx is imported on first use, not at start-up (about 85 ms).
+        from chatroom.core.client import ChatClient
+
         client = ChatClient(url, key, read_timeout_s=timeout_s)
         try:
             return await client.test_connection()

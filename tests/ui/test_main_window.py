@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from chatroom.core.room import ReplyState
 from chatroom.core.secrets import KeyStore
-from chatroom.core.settings import load_settings
+from chatroom.core.settings import Settings, load_settings
 from chatroom.ui.main_window import MainWindow
 from chatroom.ui.pane import ReplyPane
 from tests.conftest import MemoryKeyring
@@ -284,3 +285,41 @@ def test_no_keyring_on_first_run_says_how_to_fix_it(
     qtbot.waitUntil(lambda: window.welcome.isVisible(), timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: "OPENROUTER_API_KEY" in window.welcome.message(), timeout=TIMEOUT_MS)
     assert "keyring" in window.welcome.message()
+
+
+def test_stall_drop_and_midstream_error_keep_partial_text(
+    qtbot: QtBot, make_window: WindowFactory
+) -> None:
+    window = make_window(
+        ["fake/stall", "fake/drop", "fake/midstream-error", "fake/echo"],
+        settings=Settings(read_timeout_s=0.5),
+    )
+    send(qtbot, window, "keep going please")
+    wait_idle(qtbot, window)
+    stall, drop, error, echo = (
+        window.pane_for(m) for m in ("fake/stall", "fake/drop", "fake/midstream-error", "fake/echo")
+    )
+    assert state_of(stall) is ReplyState.FAILED
+    assert "No data for 0.5 s" in stall.error_label.text()
+    assert state_of(drop) is ReplyState.INTERRUPTED
+    assert "closed before the reply was complete" in drop.error_label.text()
+    assert drop.retry_button.isVisible()
+    assert "[interrupted: partial reply]" in drop.view.toPlainText()
+    assert state_of(error) is ReplyState.FAILED
+    assert "Provider disconnected" in error.error_label.text()
+    for pane in (stall, drop, error):
+        assert pane.reply_text() != ""
+    assert state_of(echo) is ReplyState.DONE
+
+
+def test_dead_endpoint_says_it_cannot_reach_the_host(qtbot: QtBot, make_window: WindowFactory) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    window = make_window(["fake/echo"], base_url=f"http://127.0.0.1:{port}/api/v1")
+    send(qtbot, window, "anyone there?")
+    wait_idle(qtbot, window)
+    pane = window.pane_for("fake/echo")
+    assert state_of(pane) is ReplyState.FAILED
+    assert f"Cannot reach 127.0.0.1:{port}" in pane.error_label.text()
+    assert "Traceback" not in pane.view.toPlainText() + pane.error_label.text()
