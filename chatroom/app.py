@@ -82,12 +82,14 @@ def create_window(
 ) -> MainWindow:
     """The main window with its room and session; models given replace the saved seats."""
     from chatroom.core.room import Room
+    from chatroom.core.settings import SavedSeat
     from chatroom.ui.main_window import MainWindow, endpoint_configs
     from chatroom.ui.session import ClientPool, RoomSession
 
     room = Room(params=dict(settings.params), system_prompt=settings.system_prompt)
-    for model in models or settings.seats:
-        room.add_seat(model)
+    saved = [SavedSeat(model) for model in models] or settings.seats
+    for seat in saved:
+        room.add_seat(seat.model, endpoint=seat.endpoint)
     clients = ClientPool(
         endpoint_configs(settings, base_url), keys, read_timeout_s=settings.read_timeout_s
     )
@@ -101,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     base_url = _valid_base_url(build_parser(), args.base_url)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # An exception escaping a Qt slot is logged, not printed raw and lost.
+    sys.excepthook = lambda kind, value, trace: log.error(
+        "unexpected error", exc_info=(kind, value, trace)
+    )
     return _run_gui(base_url, args.model)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "SETTINGS_VERSION",
     "Endpoint",
     "ParamValue",
+    "SavedSeat",
     "Settings",
     "load_settings",
     "save_settings",
@@ -60,6 +61,14 @@ class Endpoint:
     base_url: str
 
 
+@dataclass
+class SavedSeat:
+    """A seat of the last session: which model, on which endpoint."""
+
+    model: str
+    endpoint: str = DEFAULT_ENDPOINT
+
+
 def _default_endpoints() -> list[Endpoint]:
     return [Endpoint(DEFAULT_ENDPOINT, OPENROUTER_URL)]
 
@@ -69,8 +78,8 @@ class Settings:
     """Everything Chatroom remembers between runs, except keys and conversations."""
 
     endpoints: list[Endpoint] = field(default_factory=_default_endpoints)
-    #: Model ids of the last session's seats, in order.
-    seats: list[str] = field(default_factory=list)
+    #: The last session's seats, in order.
+    seats: list[SavedSeat] = field(default_factory=list)
     #: Most recent first, at most MAX_RECENT_MODELS.
     recent_models: list[str] = field(default_factory=list)
     #: Room parameter values the user changed from their defaults.
@@ -161,7 +170,7 @@ def _settings_from(document: dict[str, object]) -> tuple[Settings, list[str]]:
 
     if (endpoints := take("endpoints", _parse_endpoints)) is not None:
         settings.endpoints = endpoints
-    if (seats := take("seats", _parse_str_list)) is not None:
+    if (seats := take("seats", _parse_seats)) is not None:
         settings.seats = seats
     if (recent := take("recent_models", _parse_str_list)) is not None:
         settings.recent_models = list(dict.fromkeys(recent))[:MAX_RECENT_MODELS]
@@ -183,6 +192,23 @@ def _parse_str_list(value: object) -> list[str] | None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return None
     return list(value)
+
+
+def _parse_seats(value: object) -> list[SavedSeat] | None:
+    if not isinstance(value, list):
+        return None
+    seats: list[SavedSeat] = []
+    for item in value:
+        if isinstance(item, str) and item:  # a bare model id: the default endpoint
+            seats.append(SavedSeat(item))
+            continue
+        if not isinstance(item, dict):
+            return None
+        model, endpoint = item.get("model"), item.get("endpoint", DEFAULT_ENDPOINT)
+        if not isinstance(model, str) or not model or not isinstance(endpoint, str) or not endpoint:
+            return None
+        seats.append(SavedSeat(model, endpoint))
+    return seats
 
 
 def _parse_positive_number(value: object) -> float | None:

@@ -37,7 +37,7 @@ from chatroom import __version__
 from chatroom.core.errors import ChatroomError, SettingsError
 from chatroom.core.room import Room, SeatId
 from chatroom.core.secrets import ApiKey, KeySource, KeyStore
-from chatroom.core.settings import Endpoint, Settings, save_settings
+from chatroom.core.settings import Endpoint, SavedSeat, Settings, save_settings
 from chatroom.ui.pane import ReplyPane
 from chatroom.ui.params_panel import ParamsPanel
 from chatroom.ui.session import EndpointConfig, RoomSession
@@ -103,6 +103,8 @@ class MainWindow(QMainWindow):
         self._keys = keys
         self._base_url_override = base_url_override
         self.panes: dict[SeatId, ReplyPane] = {}
+        # True once the start-up check finds no key and no server: first run.
+        self._needs_welcome = False
         self.setWindowTitle("Chatroom")
         self.setObjectName("MainWindow")
         self.resize(1200, 780)
@@ -333,11 +335,10 @@ class MainWindow(QMainWindow):
             self._grid.setRowStretch(row, 1)
 
     def _show_right_page(self) -> None:
-        if self._stack.currentIndex() == _WELCOME_PAGE and not self._welcome_done:
-            return
-        self._stack.setCurrentIndex(_PANES_PAGE if self.session.room.seats else _HINT_PAGE)
-
-    _welcome_done = True  # until the keyring check says otherwise
+        if self._needs_welcome:
+            self._stack.setCurrentIndex(_WELCOME_PAGE)
+        else:
+            self._stack.setCurrentIndex(_PANES_PAGE if self.session.room.seats else _HINT_PAGE)
 
     # -- sending ----------------------------------------------------------
 
@@ -458,8 +459,8 @@ class MainWindow(QMainWindow):
 
     def _on_key_source(self, result: KeySource | BaseException) -> None:
         if result is KeySource.NONE or isinstance(result, BaseException):
-            self._welcome_done = False
-            self._stack.setCurrentIndex(_WELCOME_PAGE)
+            self._needs_welcome = True
+            self._show_right_page()
             if isinstance(result, ChatroomError):
                 self.welcome.set_message(str(result), True)
 
@@ -492,8 +493,8 @@ class MainWindow(QMainWindow):
         self._finish_welcome()
 
     def _finish_welcome(self) -> None:
-        self._welcome_done = True
-        self._stack.setCurrentIndex(_PANES_PAGE if self.session.room.seats else _HINT_PAGE)
+        self._needs_welcome = False
+        self._show_right_page()
         self.model_edit.setFocus()
 
     @Slot()
@@ -528,7 +529,7 @@ class MainWindow(QMainWindow):
         self._save_timer.start()
 
     def _save_settings(self) -> None:
-        self.settings.seats = [seat.model for seat in self.session.room.seats]
+        self.settings.seats = [SavedSeat(s.model, s.endpoint) for s in self.session.room.seats]
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64().data()).decode()
         self.settings.window_state = bytes(self.saveState().toBase64().data()).decode()
         self.settings.splitter_state = bytes(self._splitter.saveState().toBase64().data()).decode()

@@ -19,6 +19,7 @@ from chatroom.core.settings import (
     OPENROUTER_URL,
     SETTINGS_VERSION,
     Endpoint,
+    SavedSeat,
     Settings,
     load_settings,
     save_settings,
@@ -42,7 +43,11 @@ def set_aside(path: Path) -> list[Path]:
 def full_settings() -> Settings:
     return Settings(
         endpoints=[Endpoint("openrouter", OPENROUTER_URL), Endpoint("local", "http://127.0.0.1:8080/v1")],
-        seats=["openai/gpt-4o-mini", "openai/gpt-4o-mini", "anthropic/claude-3.5-haiku"],
+        seats=[
+            SavedSeat("openai/gpt-4o-mini"),
+            SavedSeat("openai/gpt-4o-mini"),
+            SavedSeat("my-model", "local"),
+        ],
         recent_models=["anthropic/claude-3.5-haiku", "openai/gpt-4o-mini"],
         params={"temperature": 0.7, "max_tokens": 512, "stop": ["\n\n", "END"]},
         system_prompt="Answer briefly. Ünïcode ✓",
@@ -210,6 +215,8 @@ def test_an_unreadable_document_gives_defaults_and_is_set_aside(
         ("endpoints", ["openrouter"]),
         ("seats", "openai/gpt-4o"),
         ("seats", ["a", 1]),
+        ("seats", [{"endpoint": "local"}]),
+        ("seats", [{"model": "m", "endpoint": ""}]),
         ("recent_models", {"a": 1}),
         ("params", ["temperature"]),
         ("params", {"temperature": "hot"}),
@@ -288,3 +295,9 @@ def test_an_unwritable_location_is_a_settings_error(tmp_path: Path) -> None:
     blocker.write_bytes(b"a file where a directory should be")
     with pytest.raises(SettingsError, match="Could not save settings"):
         save_settings(blocker / "chatroom" / "settings.json", Settings())
+
+
+def test_seats_saved_as_bare_model_ids_load_on_the_default_endpoint(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"seats": ["a/b", {"model": "c", "endpoint": "local"}]}))
+    assert load_settings(path).seats == [SavedSeat("a/b"), SavedSeat("c", "local")]

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from chatroom.core.room import ReplyState
 from chatroom.core.secrets import KeyStore
-from chatroom.core.settings import Settings, load_settings
+from chatroom.core.settings import SavedSeat, Settings, load_settings
 from chatroom.ui.main_window import MainWindow
 from chatroom.ui.pane import ReplyPane
 from tests.conftest import MemoryKeyring
@@ -235,7 +235,7 @@ def test_settings_survive_a_restart(qtbot: QtBot, make_window: WindowFactory, tm
     window.resize(700, 500)  # within the offscreen screen (800 x 600)
     window.close()
     saved = load_settings(tmp_path / "settings.json")
-    assert saved.seats == ["fake/echo", "fake/lorem"]
+    assert saved.seats == [SavedSeat("fake/echo"), SavedSeat("fake/lorem")]
     assert saved.params == {"temperature": 0.3}
     assert saved.system_prompt == "Be brief."
     again = make_window(settings=saved)
@@ -246,7 +246,7 @@ def test_settings_survive_a_restart(qtbot: QtBot, make_window: WindowFactory, tm
 
 
 def test_first_run_offers_a_local_server(
-    qtbot: QtBot, make_window: WindowFactory, memory_keyring: MemoryKeyring
+    qtbot: QtBot, make_window: WindowFactory, memory_keyring: MemoryKeyring, tmp_path: Path
 ) -> None:
     with FakeOpenRouter() as local:  # a local server needs no key
         window = make_window(keys=KeyStore(environ={}), base_url="")
@@ -263,6 +263,10 @@ def test_first_run_offers_a_local_server(
         pane = window.pane_for("fake/echo")
         assert pane.state is ReplyState.DONE and pane.reply_text() == "hello local"
         assert "authorization" not in local.chat_requests()[-1].headers
+        window.close()
+        saved = load_settings(tmp_path / "settings.json")
+        assert saved.seats == [SavedSeat("fake/echo", "local")]
+        assert saved.endpoint("local").base_url == local.local_base_url
 
 
 def test_first_run_saves_a_pasted_key_in_the_keyring(
@@ -323,3 +327,14 @@ def test_dead_endpoint_says_it_cannot_reach_the_host(qtbot: QtBot, make_window: 
     assert state_of(pane) is ReplyState.FAILED
     assert f"Cannot reach 127.0.0.1:{port}" in pane.error_label.text()
     assert "Traceback" not in pane.view.toPlainText() + pane.error_label.text()
+
+
+def test_pane_says_when_it_will_retry(qtbot: QtBot, make_window: WindowFactory) -> None:
+    window = make_window(["fake/http-503?retry_after=1"])
+    pane = window.pane_for("fake/http-503?retry_after=1")
+    send(qtbot, window, "hello")
+    qtbot.waitUntil(lambda: pane.status_label.text().startswith("retrying in 1 s"), timeout=TIMEOUT_MS)
+    wait_idle(qtbot, window)
+    assert state_of(pane) is ReplyState.FAILED
+    assert pane.status_label.text() == ""
+    assert "unavailable" in pane.error_label.text()
