@@ -415,7 +415,6 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_new_room_triggered(self) -> None:
-        self.session.stop_all()
         old = self.session.room
         room = Room(params=dict(old.params), system_prompt=old.system_prompt)
         for seat in old.seats:
@@ -424,8 +423,7 @@ class MainWindow(QMainWindow):
             self._grid.removeWidget(pane)
             pane.deleteLater()
         self.panes.clear()
-        self.session.room = room
-        self.on_session_seats_changed()
+        self.session.replace_room(room)
         self.prompt_edit.setFocus()
 
     @Slot()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -140,7 +141,10 @@ class RoomSession(QObject):
         super().__init__(parent)
         self.room = room
         self._clients = clients
+        # The task streaming each seat's latest reply; a task replaced by a
+        # retry or a new room stays in _replies until it has ended.
         self._tasks: dict[SeatId, asyncio.Task[None]] = {}
+        self._replies: set[asyncio.Task[None]] = set()
         self._jobs: set[asyncio.Task[Any]] = set()
         self._pending: dict[SeatId, list[str]] = {}
         self._status: dict[SeatId, str] = {}
@@ -241,9 +245,20 @@ class RoomSession(QObject):
     def clients(self) -> ClientPool:
         return self._clients
 
+    def replace_room(self, room: Room) -> None:
+        """Go on with `room`; the old room's replies are stopped and leave the panes alone."""
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+        self._pending.clear()
+        self._status.clear()
+        self.room = room
+        self.idle_changed.emit(True)
+        self.seats_changed.emit()
+
     async def aclose(self) -> None:
         """Stop every reply and job, wait for them to end, close the HTTP clients."""
-        tasks = [*self._tasks.values(), *self._jobs]
+        tasks = [*self._replies, *self._jobs]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -255,6 +270,8 @@ class RoomSession(QObject):
         self._status.pop(seat.id, None)
         task = asyncio.get_event_loop().create_task(self._run_reply(turn, seat))
         self._tasks[seat.id] = task
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
         self.reply_changed.emit(seat.id)
         if was_idle:
             self.idle_changed.emit(False)
@@ -290,7 +307,13 @@ class RoomSession(QObject):
         finally:
             self._finish_task(seat.id)
 
+    def _is_current(self, seat_id: SeatId) -> bool:
+        """Whether the running task still owns the seat's pane (no new room since)."""
+        return self._tasks.get(seat_id) is asyncio.current_task()
+
     def _apply(self, seat_id: SeatId, reply: Reply, event: StreamEvent) -> None:
+        if not self._is_current(seat_id):
+            return  # a reply of a room the user left: stopping, nothing to show
         if isinstance(event, Delta):
             was_streaming = reply.state is ReplyState.STREAMING
             reply.append_text(event.text)
@@ -309,7 +332,8 @@ class RoomSession(QObject):
         elif isinstance(event, Finished):
             reply.finish_reason = event.reason
         elif isinstance(event, Retrying):
-            self._status[seat_id] = f"retrying in {event.delay_s:.0f} s (attempt {event.attempt + 1})"
+            delay_s = math.ceil(event.delay_s)
+            self._status[seat_id] = f"retrying in {delay_s} s (attempt {event.attempt + 1})"
             self.reply_changed.emit(seat_id)
 
     def _end(self, reply: Reply, state: ReplyState, error: str | None = None) -> None:
@@ -319,7 +343,9 @@ class RoomSession(QObject):
         reply.move_to(state)
 
     def _finish_task(self, seat_id: SeatId) -> None:
-        self._tasks.pop(seat_id, None)
+        if not self._is_current(seat_id):
+            return
+        del self._tasks[seat_id]
         self._flush_seat(seat_id)
         if self._status.get(seat_id, "").startswith(("retrying", "reasoning")):
             self._status.pop(seat_id, None)

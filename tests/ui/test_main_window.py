@@ -338,3 +338,19 @@ def test_pane_says_when_it_will_retry(qtbot: QtBot, make_window: WindowFactory) 
     assert state_of(pane) is ReplyState.FAILED
     assert pane.status_label.text() == ""
     assert "unavailable" in pane.error_label.text()
+
+
+def test_new_room_while_streaming_starts_clean(qtbot: QtBot, make_window: WindowFactory) -> None:
+    window = make_window(["fake/lorem?rate=50", "fake/echo"])
+    send(qtbot, window, "first room")
+    lorem = window.pane_for("fake/lorem?rate=50")
+    qtbot.waitUntil(lambda: lorem.reply_text() != "", timeout=TIMEOUT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.session.room.turns == []
+    send(qtbot, window, "second room")  # at once: the old replies must not block it
+    wait_idle(qtbot, window)
+    echo = window.pane_for("fake/echo")
+    assert echo.reply_text() == "second room"
+    assert "first room" not in echo.view.toPlainText()
+    assert "Lorem" in window.pane_for("fake/lorem?rate=50").reply_text()
+    assert "first room" not in window.pane_for("fake/lorem?rate=50").view.toPlainText()
