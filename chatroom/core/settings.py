@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import ipaddress
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 from chatroom.core.atomicfile import write_atomic
 from chatroom.core.errors import SettingsError
@@ -32,9 +34,11 @@ __all__ = [
     "MAX_RECENT_MODELS",
     "OPENROUTER_URL",
     "SETTINGS_VERSION",
+    "LAYOUTS",
     "Endpoint",
     "ParamValue",
     "SavedSeat",
+    "is_loopback_url",
     "Settings",
     "load_settings",
     "save_settings",
@@ -53,20 +57,50 @@ ParamValue = float | int | list[str]
 _T = TypeVar("_T")
 
 
+#: Endpoint.max_concurrent before it is resolved from the URL.
+_AUTO: Final = -1
+LAYOUTS: Final = ("columns", "grid", "tabs")
+
+
 @dataclass
 class Endpoint:
-    """A named OpenAI-compatible server; its key, if any, is in the keyring."""
+    """A named OpenAI-compatible server; its key, if any, is in the keyring.
+
+    `max_concurrent` caps the replies streaming at once from it (None =
+    unlimited); left out, it is 1 for a server on this machine, which
+    usually serves one request at a time, and unlimited otherwise.
+    """
 
     name: str
     base_url: str
+    max_concurrent: int | None = _AUTO
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent == _AUTO:
+            self.max_concurrent = 1 if is_loopback_url(self.base_url) else None
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether `url` points at this machine (localhost, 127.0.0.0/8, ::1)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
 class SavedSeat:
-    """A seat of the last session: which model, on which endpoint."""
+    """A seat of the last session: which model, on which endpoint, with which overrides."""
 
     model: str
     endpoint: str = DEFAULT_ENDPOINT
+    params: dict[str, ParamValue] = field(default_factory=dict)
 
 
 def _default_endpoints() -> list[Endpoint]:
@@ -92,6 +126,12 @@ class Settings:
     #: base64 of the pane splitter's saveState(); "" when unknown.
     splitter_state: str = ""
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    #: Ask before sending a turn whose estimated cost may exceed this (USD); None = never.
+    turn_budget_usd: float | None = None
+    #: How panes are laid out: one of LAYOUTS.
+    layout: str = "columns"
+    #: Whether the panes scroll together.
+    synced_scrolling: bool = False
 
     def endpoint(self, name: str) -> Endpoint:
         """The endpoint called `name`; KeyError if there is none."""
@@ -181,6 +221,12 @@ def _settings_from(document: dict[str, object]) -> tuple[Settings, list[str]]:
             setattr(settings, name, text)
     if (timeout_s := take("read_timeout_s", _parse_positive_number)) is not None:
         settings.read_timeout_s = timeout_s
+    if "turn_budget_usd" in document and document["turn_budget_usd"] is not None:
+        settings.turn_budget_usd = take("turn_budget_usd", _parse_positive_number)
+    if (layout := take("layout", _parse_layout)) is not None:
+        settings.layout = layout
+    if (synced := take("synced_scrolling", _parse_bool)) is not None:
+        settings.synced_scrolling = synced
     return settings, rejected
 
 
@@ -205,10 +251,30 @@ def _parse_seats(value: object) -> list[SavedSeat] | None:
         if not isinstance(item, dict):
             return None
         model, endpoint = item.get("model"), item.get("endpoint", DEFAULT_ENDPOINT)
+        params = _parse_params(item.get("params", {}))
         if not isinstance(model, str) or not model or not isinstance(endpoint, str) or not endpoint:
             return None
-        seats.append(SavedSeat(model, endpoint))
+        if params is None:
+            return None
+        seats.append(SavedSeat(model, endpoint, params))
     return seats
+
+
+def _parse_layout(value: object) -> str | None:
+    return value if isinstance(value, str) and value in LAYOUTS else None
+
+
+def _parse_bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _parse_limit(value: object) -> int | None | bool:
+    """A concurrency limit: a positive int, or None (unlimited); False when invalid."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return False
+    return value
 
 
 def _parse_positive_number(value: object) -> float | None:
@@ -250,7 +316,13 @@ def _parse_endpoints(value: object) -> list[Endpoint] | None:
         name, base_url = item.get("name"), item.get("base_url")
         if not isinstance(name, str) or not name or not isinstance(base_url, str):
             return None
-        endpoints.setdefault(name, Endpoint(name, base_url))  # first of a name wins
+        endpoint = Endpoint(name, base_url)
+        if "max_concurrent" in item:
+            limit = _parse_limit(item["max_concurrent"])
+            if limit is False:
+                return None
+            endpoint.max_concurrent = limit
+        endpoints.setdefault(name, endpoint)  # first of a name wins
     # The openrouter endpoint is built in: the command line and the default
     # key rely on it, so a file without it gets it back.
     if DEFAULT_ENDPOINT not in endpoints:

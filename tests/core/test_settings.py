@@ -46,8 +46,11 @@ def full_settings() -> Settings:
         seats=[
             SavedSeat("openai/gpt-4o-mini"),
             SavedSeat("openai/gpt-4o-mini"),
-            SavedSeat("my-model", "local"),
+            SavedSeat("my-model", "local", {"temperature": 0.2}),
         ],
+        turn_budget_usd=0.05,
+        layout="tabs",
+        synced_scrolling=True,
         recent_models=["anthropic/claude-3.5-haiku", "openai/gpt-4o-mini"],
         params={"temperature": 0.7, "max_tokens": 512, "stop": ["\n\n", "END"]},
         system_prompt="Answer briefly. Ünïcode ✓",
@@ -130,7 +133,9 @@ def test_the_file_is_sorted_indented_json_with_a_version(path: Path) -> None:
     document = json.loads(text)
     assert text == json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     assert document["version"] == SETTINGS_VERSION
-    assert document["endpoints"] == [{"base_url": OPENROUTER_URL, "name": "openrouter"}]
+    assert document["endpoints"] == [
+        {"base_url": OPENROUTER_URL, "max_concurrent": None, "name": "openrouter"}
+    ]
     assert document["read_timeout_s"] == 120.0
 
 
@@ -217,6 +222,12 @@ def test_an_unreadable_document_gives_defaults_and_is_set_aside(
         ("seats", ["a", 1]),
         ("seats", [{"endpoint": "local"}]),
         ("seats", [{"model": "m", "endpoint": ""}]),
+        ("seats", [{"model": "m", "params": {"temperature": "hot"}}]),
+        ("endpoints", [{"name": "x", "base_url": "http://x", "max_concurrent": 0}]),
+        ("endpoints", [{"name": "x", "base_url": "http://x", "max_concurrent": True}]),
+        ("layout", "spiral"),
+        ("synced_scrolling", "yes"),
+        ("turn_budget_usd", -1),
         ("recent_models", {"a": 1}),
         ("params", ["temperature"]),
         ("params", {"temperature": "hot"}),
@@ -301,3 +312,28 @@ def test_seats_saved_as_bare_model_ids_load_on_the_default_endpoint(tmp_path: Pa
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"seats": ["a/b", {"model": "c", "endpoint": "local"}]}))
     assert load_settings(path).seats == [SavedSeat("a/b"), SavedSeat("c", "local")]
+
+
+@pytest.mark.parametrize(
+    ("url", "limit"),
+    [
+        ("http://127.0.0.1:8080/v1", 1),
+        ("http://localhost:11434/v1", 1),
+        ("http://[::1]:1234/v1", 1),
+        ("https://openrouter.ai/api/v1", None),
+        ("http://192.168.1.5:8000/v1", None),
+        ("not a url", None),
+    ],
+)
+def test_local_servers_serve_one_request_at_a_time_by_default(url: str, limit: int | None) -> None:
+    assert Endpoint("e", url).max_concurrent == limit
+
+
+def test_an_explicit_limit_is_kept(path: Path) -> None:
+    write_json(path, {"endpoints": [
+        {"name": "local", "base_url": "http://127.0.0.1:8080/v1", "max_concurrent": None},
+        {"name": "vllm", "base_url": "http://127.0.0.1:8000/v1", "max_concurrent": 4},
+    ]})
+    endpoints = {e.name: e for e in load_settings(path).endpoints}
+    assert endpoints["local"].max_concurrent is None
+    assert endpoints["vllm"].max_concurrent == 4
