@@ -317,8 +317,7 @@ class MainWindow(QMainWindow):
             pane.show_prompt(turn.prompt)
             reply = turn.replies.get(seat_id)
             if reply is not None:
-                pane.append_text(reply.text)
-                pane.show_reply(reply, "")
+                pane.load_reply(reply)
         return pane
 
     def _lay_out_panes(self) -> None:
