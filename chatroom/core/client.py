@@ -16,7 +16,7 @@ import random
 import ssl
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import certifi
 import httpx
@@ -248,6 +248,31 @@ class ChatClient:
         if not isinstance(data, list):
             raise MalformedResponse("Malformed response: /models did not return a list.")
         return [m for m in data if isinstance(m, dict)]
+
+    async def get_parameters(self, model: str) -> dict[str, object] | None:
+        """GET /parameters/{author}/{slug}: the `data` object; None when the endpoint is absent.
+
+        The endpoint is missing from OpenRouter's mid-2026 spec and from local
+        servers (openrouter-api.md §3), so a 404 is an answer, not an error;
+        other failures raise like list_models.
+        """
+        # Quoted so an id's `?` or `#` stays in the path; `/` and `:` are part of ids.
+        path = "parameters/" + quote(model, safe="/:")
+        try:
+            response = await self._http.get(self._url(path), headers=self._headers())
+        except httpx.HTTPError as exc:
+            raise self._translate(exc, accepted=False) from None
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise error_from_body(response.status_code, response.content)
+        try:
+            data = response.json().get("data")
+        except (ValueError, AttributeError):
+            data = None
+        if not isinstance(data, dict):
+            raise MalformedResponse("Malformed response: /parameters did not return an object.")
+        return data
 
     async def test_connection(self) -> str:
         """Check the endpoint and the key without spending tokens; a line for the user."""

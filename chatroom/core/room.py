@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Final, NewType
 
 from chatroom.core.errors import ReplyStateError
-from chatroom.core.params import ParamValue, merge_params
+from chatroom.core.params import ParamValue, merge_params, validate_params
 
 __all__ = [
     "Message",
@@ -91,6 +91,29 @@ def short_label(model: str) -> str:
     return model.rsplit("/", 1)[-1] or model
 
 
+# Short names for labels such as `claude-3.5-haiku · t=0.2`.
+_LABEL_KEYS: Final = {
+    "temperature": "t",
+    "top_p": "p",
+    "top_k": "k",
+    "frequency_penalty": "fp",
+    "presence_penalty": "pp",
+    "repetition_penalty": "rp",
+    "max_tokens": "max",
+}
+
+
+def describe_overrides(params: Mapping[str, ParamValue]) -> str:
+    """`{"temperature": 0.2, "top_k": 40}` -> `t=0.2 k=40` (stop sequences as `stop`)."""
+    parts = []
+    for key, value in params.items():
+        if isinstance(value, list):
+            parts.append(key)
+        else:
+            parts.append(f"{_LABEL_KEYS.get(key, key)}={value:g}")
+    return " ".join(parts)
+
+
 @dataclass
 class Reply:
     """One seat's answer to one turn; `move_to` enforces the state machine."""
@@ -105,6 +128,8 @@ class Reply:
     usage: Usage | None = None
     error: str | None = None
     created_at: float = field(default_factory=time.time)
+    #: When the request went out (after any queue); time to first token counts from here.
+    sent_at: float | None = None
     first_token_at: float | None = None
     finished_at: float | None = None
 
@@ -181,14 +206,29 @@ class Room:
             raise ValueError("A model id is needed.")
         seat = Seat(SeatId(f"s{self._next_seat}"), model, endpoint, dict(params or {}))
         self._next_seat += 1
-        taken = {s.label for s in self.seats}
-        if seat.label in taken:
-            n = 2
-            while f"{seat.label} #{n}" in taken:
-                n += 1
-            seat.label = f"{seat.label} #{n}"
+        self._relabel(seat)
         self.seats.append(seat)
         return seat
+
+    def set_overrides(self, seat_id: SeatId, params: Mapping[str, ParamValue]) -> None:
+        """Give a seat its own parameter values (validated); its label follows."""
+        seat = self.seat(seat_id)
+        seat.params = validate_params(params)
+        self._relabel(seat)
+
+    def _relabel(self, seat: Seat) -> None:
+        """Short model name, its overrides, and `#2`, `#3` while another seat has it.
+
+        Only this seat's label changes, so other panes keep their names.
+        """
+        label = short_label(seat.model)
+        if seat.params:
+            label = f"{label} · {describe_overrides(seat.params)}"
+        taken = {s.label for s in self.seats if s is not seat}
+        base, n = label, 2
+        while label in taken:
+            label, n = f"{base} #{n}", n + 1
+        seat.label = label
 
     def remove_seat(self, seat_id: SeatId) -> None:
         self.seats = [s for s in self.seats if s.id != seat_id]

@@ -55,9 +55,13 @@ _WELCOME_PAGE, _HINT_PAGE, _PANES_PAGE = range(3)
 
 def endpoint_configs(settings: Settings, base_url_override: str | None) -> dict[str, EndpointConfig]:
     """The endpoints requests go to; --base-url replaces openrouter's URL for this run."""
-    configs = {e.name: EndpointConfig(e.name, e.base_url) for e in settings.endpoints}
+    configs = {
+        e.name: EndpointConfig(e.name, e.base_url, e.max_concurrent) for e in settings.endpoints
+    }
     if base_url_override:
-        configs["openrouter"] = EndpointConfig("openrouter", base_url_override)
+        # Only the URL changes: the endpoint keeps its own concurrency limit.
+        openrouter = configs["openrouter"]
+        configs["openrouter"] = EndpointConfig("openrouter", base_url_override, openrouter.max_concurrent)
     return configs
 
 

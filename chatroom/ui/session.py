@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -46,10 +47,14 @@ FLUSH_INTERVAL_MS: Final = 33
 
 @dataclass(frozen=True)
 class EndpointConfig:
-    """Where an endpoint lives; its key stays in the keyring until a request needs it."""
+    """Where an endpoint lives and how many replies it streams at once (None = no limit).
+
+    Its key stays in the keyring until a request needs it.
+    """
 
     name: str
     base_url: str
+    max_concurrent: int | None = None
 
 
 class ClientPool:
@@ -67,6 +72,7 @@ class ClientPool:
         self.read_timeout_s = read_timeout_s
         self._clients: dict[str, ChatClient] = {}
         self._retired: list[ChatClient] = []
+        self._slots: dict[str, asyncio.Semaphore] = {}
         # Seats of one endpoint start together: read its key once, not once per seat.
         self._lock = asyncio.Lock()
 
@@ -76,6 +82,16 @@ class ClientPool:
         self.read_timeout_s = read_timeout_s
         self._retired.extend(self._clients.values())
         self._clients.clear()
+        self._slots.clear()  # replies already queued keep their old slots
+
+    def slots(self, name: str) -> asyncio.Semaphore | None:
+        """The endpoint's concurrency limit as a semaphore; None when unlimited."""
+        config = self._endpoints.get(name)
+        if config is None or config.max_concurrent is None:
+            return None
+        if name not in self._slots:
+            self._slots[name] = asyncio.Semaphore(config.max_concurrent)
+        return self._slots[name]
 
     def endpoint(self, name: str) -> EndpointConfig:
         return self._endpoints[name]
@@ -282,17 +298,10 @@ class RoomSession(QObject):
     async def _run_reply(self, turn: Turn, seat: Seat) -> None:
         reply = turn.replies[seat.id]
         try:
-            client = await self._clients.client_for(seat.endpoint)
-            body = build_request(
-                seat.model,
-                self.room.messages_for(seat.id, turn),
-                self.room.effective_params(seat),
-                ask_usage=True,
-            )
-            events = client.stream_chat(body)
-            async with contextlib.aclosing(events):
-                async for event in events:
-                    self._apply(seat.id, reply, event)
+            # The request is opened only once a slot is free, so a queued
+            # reply's read timeout does not run while it waits.
+            async with self._slot_for(seat, reply):
+                await self._stream(turn, seat, reply)
             self._end(reply, ReplyState.DONE)
         except asyncio.CancelledError:
             self._end(reply, ReplyState.STOPPED)
@@ -310,6 +319,36 @@ class RoomSession(QObject):
     def _is_current(self, seat_id: SeatId) -> bool:
         """Whether the running task still owns the seat's pane (no new room since)."""
         return self._tasks.get(seat_id) is asyncio.current_task()
+
+    def _slot_for(
+        self, seat: Seat, reply: Reply
+    ) -> asyncio.Semaphore | contextlib.nullcontext[None]:
+        slots = self._clients.slots(seat.endpoint)
+        if slots is None:
+            return contextlib.nullcontext()
+        if slots.locked():
+            reply.move_to(ReplyState.QUEUED)
+            if self._is_current(seat.id):
+                self.reply_changed.emit(seat.id)
+        return slots
+
+    async def _stream(self, turn: Turn, seat: Seat, reply: Reply) -> None:
+        if reply.state is ReplyState.QUEUED:
+            reply.move_to(ReplyState.WAITING)
+            if self._is_current(seat.id):
+                self.reply_changed.emit(seat.id)
+        reply.sent_at = time.time()
+        client = await self._clients.client_for(seat.endpoint)
+        body = build_request(
+            seat.model,
+            self.room.messages_for(seat.id, turn),
+            self.room.effective_params(seat),
+            ask_usage=True,
+        )
+        events = client.stream_chat(body)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                self._apply(seat.id, reply, event)
 
     def _apply(self, seat_id: SeatId, reply: Reply, event: StreamEvent) -> None:
         if not self._is_current(seat_id):

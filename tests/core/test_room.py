@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from chatroom.core.errors import ReplyStateError
+from chatroom.core.errors import ParameterError, ReplyStateError
 from chatroom.core.room import Reply, ReplyState, Room, Seat, SeatId, Turn, short_label
 
 S = ReplyState
@@ -156,9 +156,26 @@ def test_seat_label_defaults_to_the_short_model_name() -> None:
 def test_the_same_model_seated_twice_gets_distinct_labels() -> None:
     room = Room()
     seats = [room.add_seat("openai/gpt-4o-mini", params={"temperature": t}) for t in (0.2, 1.0, 1.8)]
-    assert [s.label for s in seats] == ["gpt-4o-mini", "gpt-4o-mini #2", "gpt-4o-mini #3"]
+    assert [s.label for s in seats] == [
+        "gpt-4o-mini · t=0.2",
+        "gpt-4o-mini · t=1",
+        "gpt-4o-mini · t=1.8",
+    ]
+    same = [room.add_seat("openai/gpt-4o-mini") for _ in range(2)]
+    assert [s.label for s in same] == ["gpt-4o-mini", "gpt-4o-mini #2"]
     assert len({s.id for s in seats}) == 3
     assert seats[0].params == {"temperature": 0.2}
+
+
+def test_overrides_relabel_only_their_seat() -> None:
+    room = Room()
+    a, b = room.add_seat("a/x"), room.add_seat("a/x")
+    room.set_overrides(a.id, {"temperature": 0.2, "top_k": 40, "stop": ["END"]})
+    assert (a.label, b.label) == ("x · t=0.2 k=40 stop", "x #2")
+    room.set_overrides(a.id, {})
+    assert (a.label, b.label) == ("x", "x #2")
+    with pytest.raises(ParameterError):
+        room.set_overrides(a.id, {"temperature": 9})
 
 
 def test_labels_stay_distinct_after_a_removal() -> None:

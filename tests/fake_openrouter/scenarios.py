@@ -30,6 +30,7 @@ __all__ = [
     "error_body",
     "error_for_status",
     "message_text",
+    "parameters_data",
     "parse_model_id",
     "plan_reply",
     "prompt_tokens",
@@ -459,6 +460,36 @@ def default_models() -> list[JsonObject]:
                                 "presence_penalty": None, "repetition_penalty": None},
         ),  # fmt: skip
     ]
+
+
+# §3: the parameters endpoint's usage percentiles (p10, p50, p90), as older
+# responses carried them. Only some models have them, so clients can test both.
+_PERCENTILES: Final[dict[str, dict[str, tuple[float, float, float]]]] = {
+    "openai/gpt-4o-mini": {
+        "temperature": (0.2, 0.7, 1.0),
+        "top_p": (0.9, 1.0, 1.0),
+        "frequency_penalty": (0.0, 0.0, 0.5),
+        "presence_penalty": (0.0, 0.0, 0.6),
+    },
+    "anthropic/claude-3.5-haiku": {
+        "temperature": (0.3, 0.7, 1.0),
+        "top_p": (0.8, 0.95, 1.0),
+        "top_k": (0.0, 40.0, 100.0),
+    },
+}
+
+
+def parameters_data(entry: JsonObject) -> JsonObject:
+    """Return the `data` of GET /parameters/{author}/{slug} (§3) for a catalogue entry.
+
+    Always `model` and `supported_parameters`; `<key>_p10/_p50/_p90` only for
+    the models in `_PERCENTILES`.
+    """
+    model_id = entry.get("id")
+    data: JsonObject = {"model": model_id, "supported_parameters": list(entry.get("supported_parameters") or [])}
+    for key, (p10, p50, p90) in _PERCENTILES.get(str(model_id), {}).items():
+        data |= {f"{key}_p10": p10, f"{key}_p50": p50, f"{key}_p90": p90}
+    return data
 
 
 def cost_usd(model: JsonObject | None, prompt: int, completion: int) -> float:

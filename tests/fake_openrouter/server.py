@@ -28,7 +28,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from .scenarios import (
     DEFAULT_MODEL,
@@ -40,6 +40,7 @@ from .scenarios import (
     default_models,
     error_body,
     error_for_status,
+    parameters_data,
     parse_model_id,
     plan_reply,
     prompt_tokens,
@@ -133,6 +134,11 @@ class FakeOpenRouter:
         self._failures: dict[str, collections.deque[_Failure]] = {}
         self._models = default_models()
         self._spent_usd = 0.0
+        #: When set, GET /models answers this status (with an error body unless
+        #: `models_body` is set too), to test clients against a missing catalogue.
+        self.models_status: int | None = None
+        #: When set, GET /models answers these raw bytes (e.g. b"{not json").
+        self.models_body: bytes | None = None
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -260,7 +266,8 @@ class FakeOpenRouter:
             queue.extend([_Failure(status, retry_after)] * count)
 
     def reset(self) -> None:
-        """Forget requests, disconnects, errors, pending failures, spend and set_models()."""
+        """Forget requests, disconnects, errors, pending failures, spend, set_models() and /models overrides."""
+        self.models_status = self.models_body = None
         with self._lock:
             self._requests.clear()
             self._disconnects.clear()
@@ -618,7 +625,7 @@ class _Handler(BaseHTTPRequestHandler):
             received_at_s=time.monotonic(),
         )
         self.fake._record(request)
-        route = _ROUTES.get(_endpoint(path) or "")
+        route = _route(_endpoint(path) or "")
         if route is None:
             self._send_json(404, error_body(404, "Not Found"))
             return
@@ -747,11 +754,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake._add_spend(gen.cost_usd)
 
     def _models(self, request: RecordedRequest, raw: bytes) -> None:
+        status, body = self.fake.models_status, self.fake.models_body
+        if body is not None:
+            self._send_bytes(status or 200, body)
+            return
+        if status is not None:
+            phrase = self.responses.get(status, (f"Error {status}",))[0]
+            self._send_json(status, error_body(status, phrase))
+            return
         models = self.fake._catalogue()
         wanted = {p for p in dict(parse_qsl(request.query)).get("supported_parameters", "").split(",") if p}
         if wanted:
             models = [m for m in models if wanted <= set(m.get("supported_parameters") or [])]
         self._send_json(200, {"data": models, "total_count": len(models), "links": {"next": None}})
+
+    def _parameters(self, request: RecordedRequest, raw: bytes) -> None:
+        """§3 GET /parameters/{author}/{slug}: listed models only; `?provider=` is ignored."""
+        model = unquote(request.path.partition("/parameters/")[2])
+        entry = next((m for m in self.fake._catalogue() if m.get("id") == model), None)
+        if entry is None:
+            self._send_json(404, error_body(404, f"Model {model} not found"))
+            return
+        self._send_json(200, {"data": parameters_data(entry)})
 
     def _key(self, request: RecordedRequest, raw: bytes) -> None:
         spent = self.fake.spent_usd
@@ -792,6 +816,16 @@ _ROUTES: Final[dict[str, tuple[str, _Route]]] = {
     "/key": ("GET", _Handler._key),
     "/auth/key": ("GET", _Handler._key),  # §8: the older name of /key
 }
+
+
+_PARAMETERS_PREFIX: Final = "/parameters/"
+
+
+def _route(endpoint: str) -> tuple[str, _Route] | None:
+    """Return the route for an endpoint path; `/parameters/...` takes a model id."""
+    if endpoint.startswith(_PARAMETERS_PREFIX) and len(endpoint) > len(_PARAMETERS_PREFIX):
+        return ("GET", _Handler._parameters)
+    return _ROUTES.get(endpoint)
 
 
 def _endpoint(path: str) -> str | None:

@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from chatroom.core.room import ReplyState
 from chatroom.core.secrets import KeyStore
-from chatroom.core.settings import SavedSeat, Settings, load_settings
+from chatroom.core.settings import Endpoint, SavedSeat, Settings, load_settings
 from chatroom.ui.main_window import MainWindow
 from chatroom.ui.pane import ReplyPane
 from tests.conftest import MemoryKeyring
@@ -354,3 +354,27 @@ def test_new_room_while_streaming_starts_clean(qtbot: QtBot, make_window: Window
     assert "first room" not in echo.view.toPlainText()
     assert "Lorem" in window.pane_for("fake/lorem?rate=50").reply_text()
     assert "first room" not in window.pane_for("fake/lorem?rate=50").view.toPlainText()
+
+
+def test_seats_queue_behind_a_one_at_a_time_local_server(
+    qtbot: QtBot, make_window: WindowFactory
+) -> None:
+    with FakeOpenRouter() as local:
+        settings = Settings(
+            endpoints=[Endpoint("openrouter", "https://openrouter.ai/api/v1"),
+                       Endpoint("local", local.local_base_url)],
+            seats=[SavedSeat("fake/lorem?rate=100", "local") for _ in range(3)],
+            read_timeout_s=0.3,  # shorter than a queued seat waits: it must not run
+            params={"max_tokens": 30},
+        )
+        assert settings.endpoint("local").max_concurrent == 1
+        window = make_window(settings=settings)
+        panes = list(window.panes.values())
+        send(qtbot, window, "one at a time")
+        qtbot.waitUntil(lambda: [state_of(p) for p in panes].count(ReplyState.QUEUED) == 2, timeout=TIMEOUT_MS)
+        assert "queued" in panes[2].state_label.text()
+        wait_idle(qtbot, window)
+        assert [state_of(p) for p in panes] == [ReplyState.DONE] * 3
+        # One request at a time: each began after the previous one's reply ended.
+        starts = [r.received_at_s for r in local.chat_requests()]
+        assert starts[1] - starts[0] > 0.25 and starts[2] - starts[1] > 0.25
