@@ -6,9 +6,12 @@ header, the error line and the buttons.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Mapping
 from typing import Final
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatroom.core.params import ParamValue
 from chatroom.core.room import Reply, ReplyState, Seat, SeatId
 from chatroom.ui.reply_view import ENDING_NOTES, ReplyView
 
@@ -33,6 +37,20 @@ _STATE_COLOURS: Final = {
     ReplyState.INTERRUPTED: "#b7791f",
 }
 
+class _Header(QWidget):
+    """The pane's title row; a double-click asks to maximise the pane.
+
+    Signals:
+        double_clicked(): the user double-clicked the header.
+    """
+
+    double_clicked = Signal()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+        self.double_clicked.emit()
+        event.accept()
+
+
 class ReplyPane(QFrame):
     """One seat's view of the room.
 
@@ -40,11 +58,15 @@ class ReplyPane(QFrame):
         stop_requested(str): the user pressed this pane's stop button (seat id).
         retry_requested(str): the user pressed retry (seat id).
         remove_requested(str): the user asked to remove this seat.
+        settings_requested(str): the user asked for this seat's own settings.
+        maximise_requested(str): the user double-clicked the header.
     """
 
     stop_requested = Signal(str)
     retry_requested = Signal(str)
     remove_requested = Signal(str)
+    settings_requested = Signal(str)
+    maximise_requested = Signal(str)
 
     def __init__(self, seat: Seat, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -53,37 +75,45 @@ class ReplyPane(QFrame):
         self.state: ReplyState | None = None
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName("ReplyPane")
-        self.setAccessibleName(seat.label)
         self.setMinimumWidth(200)
 
-        self.title_label = QLabel(f"<b>{_escape(seat.label)}</b>")
-        self.title_label.setToolTip(f"{seat.model} on {seat.endpoint}")
+        self.title_label = QLabel()
         self.title_label.setTextFormat(Qt.TextFormat.RichText)
+        self.catalogue_label = QLabel("")
+        self.catalogue_label.setStyleSheet("color: #b7791f;")
+        self.catalogue_label.hide()
         self.state_label = QLabel("")
-        self.state_label.setAccessibleName(f"State of {seat.label}")
         self.status_label = QLabel("")
         self.status_label.setStyleSheet("color: #777;")
-        self.stop_button = self._tool_button("■", f"Stop {seat.label}", "Stop this reply")
-        self.retry_button = self._tool_button("↻", f"Retry {seat.label}", "Send the last prompt again")
-        self.remove_button = self._tool_button("✕", f"Remove {seat.label}", "Remove this seat")
+        self.stop_button = self._tool_button("■", "Stop this reply")
+        self.retry_button = self._tool_button("↻", "Send the last prompt again")
+        self.settings_button = self._tool_button("⚙", "This seat's own parameters")
+        self.remove_button = self._tool_button("✕", "Remove this seat")
         self.stop_button.clicked.connect(self.on_stop_button_clicked)
         self.retry_button.clicked.connect(self.on_retry_button_clicked)
+        self.settings_button.clicked.connect(self.on_settings_button_clicked)
         self.remove_button.clicked.connect(self.on_remove_button_clicked)
 
-        header = QHBoxLayout()
+        self.header = _Header()
+        self.header.setToolTip("Double-click to maximise this pane, again to go back")
+        self.header.double_clicked.connect(self.on_header_double_clicked)
+        header = QHBoxLayout(self.header)
         header.setContentsMargins(6, 4, 4, 0)
         header.addWidget(self.title_label)
+        header.addWidget(self.catalogue_label)
         header.addWidget(self.state_label)
         header.addWidget(self.status_label, 1)
-        header.addWidget(self.stop_button)
-        header.addWidget(self.retry_button)
-        header.addWidget(self.remove_button)
+        for button in (self.stop_button, self.retry_button, self.settings_button, self.remove_button):
+            header.addWidget(button)
+
+        self.metrics_label = QLabel("")
+        self.metrics_label.setStyleSheet("color: #666; padding-left: 6px;")
+        self.metrics_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.view = ReplyView(seat.label)
 
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
-        self.error_label.setAccessibleName(f"Error from {seat.label}")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.setStyleSheet(
             "color: #c53030; background: rgba(197,48,48,0.08); padding: 4px; border-radius: 3px;"
@@ -93,18 +123,52 @@ class ReplyPane(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
-        layout.addLayout(header)
+        layout.addWidget(self.header)
+        layout.addWidget(self.metrics_label)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.error_label)
+        self.set_seat(seat)
         self._update_buttons()
 
-    def _tool_button(self, text: str, name: str, tip: str) -> QToolButton:
+    def _tool_button(self, text: str, tip: str) -> QToolButton:
         button = QToolButton()
         button.setText(text)
-        button.setAccessibleName(name)
         button.setToolTip(tip)
         button.setAutoRaise(True)
         return button
+
+    def set_seat(self, seat: Seat, room_params: Mapping[str, ParamValue] | None = None) -> None:
+        """Show the seat's label (it changes with its overrides) and what differs from the room."""
+        self.label = seat.label
+        self.setAccessibleName(seat.label)
+        self.view.setAccessibleName(f"Reply from {seat.label}")
+        self.title_label.setText(f"<b>{html.escape(seat.label)}</b>")
+        tip = f"{seat.model} on {seat.endpoint}"
+        if seat.params:
+            room = room_params or {}
+            differences = ", ".join(
+                f"{key} {value} (room: {room.get(key, 'default')})" for key, value in seat.params.items()
+            )
+            tip += f"\nOwn settings: {differences}"
+        self.title_label.setToolTip(tip)
+        self.state_label.setAccessibleName(f"State of {seat.label}")
+        self.metrics_label.setAccessibleName(f"Metrics of {seat.label}")
+        self.error_label.setAccessibleName(f"Error from {seat.label}")
+        for button, verb in (
+            (self.stop_button, "Stop"),
+            (self.retry_button, "Retry"),
+            (self.settings_button, "Settings for"),
+            (self.remove_button, "Remove"),
+        ):
+            button.setAccessibleName(f"{verb} {seat.label}")
+
+    def set_catalogue_note(self, note: str) -> None:
+        """E.g. "not in catalogue" for a model the endpoint no longer lists; "" hides it."""
+        self.catalogue_label.setText(note)
+        self.catalogue_label.setVisible(bool(note))
+
+    def set_metrics(self, line: str) -> None:
+        self.metrics_label.setText(line)
 
     # -- what the session tells us ----------------------------------------
 
@@ -164,6 +228,11 @@ class ReplyPane(QFrame):
     def on_remove_button_clicked(self) -> None:
         self.remove_requested.emit(self.seat_id)
 
+    @Slot()
+    def on_settings_button_clicked(self) -> None:
+        self.settings_requested.emit(self.seat_id)
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    @Slot()
+    def on_header_double_clicked(self) -> None:
+        self.maximise_requested.emit(self.seat_id)
+
