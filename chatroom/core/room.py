@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, NewType
 
@@ -130,6 +130,8 @@ class Reply:
     created_at: float = field(default_factory=time.time)
     #: When the request went out (after any queue); time to first token counts from here.
     sent_at: float | None = None
+    #: Prompt tokens estimated when the request went out, until usage reports them.
+    prompt_tokens_estimate: int | None = None
     first_token_at: float | None = None
     finished_at: float | None = None
 
@@ -249,29 +251,44 @@ class Room:
             self.title = prompt.strip().splitlines()[0][:80]
         return turn
 
-    def effective_params(self, seat: Seat) -> dict[str, ParamValue]:
-        """Defaults <- room values <- seat overrides; only values that differ from defaults."""
-        return merge_params(self.params, seat.params)
+    def effective_params(
+        self, seat: Seat, supports: Callable[[str], bool] | None = None
+    ) -> dict[str, ParamValue]:
+        """Defaults <- room values <- seat overrides; only values that differ from defaults.
+
+        `supports` (the model's catalogue entry) drops parameters the model
+        does not list, which some providers would reject or silently ignore.
+        """
+        merged = merge_params(self.params, seat.params)
+        if supports is None:
+            return merged
+        return {key: value for key, value in merged.items() if supports(key)}
 
     def messages_for(self, seat_id: SeatId, turn: Turn) -> list[Message]:
-        """What `seat_id` is sent for `turn`: its own thread up to and including it.
+        """What `seat_id` is sent for `turn`: its own thread up to and including it."""
+        messages: list[Message] = []
+        if self.system_prompt.strip():
+            messages.append({"role": "system", "content": self.system_prompt})
+        messages.extend(self.history_for(seat_id, before=turn))
+        messages.append({"role": "user", "content": turn.prompt})
+        return messages
+
+    def history_for(self, seat_id: SeatId, *, before: Turn | None = None) -> list[Message]:
+        """The seat's own thread of earlier turns (all of them, or those before `before`).
 
         Failed replies are left out (with their prompt, so the thread keeps
         alternating user/assistant); stopped and interrupted ones are sent as
         they stand.
         """
         messages: list[Message] = []
-        if self.system_prompt.strip():
-            messages.append({"role": "system", "content": self.system_prompt})
         for earlier in self.turns:
-            if earlier is turn:
+            if earlier is before:
                 break
             reply = earlier.replies.get(seat_id)
             if reply is None or reply.state is ReplyState.FAILED or not reply.text:
                 continue
             messages.append({"role": "user", "content": earlier.prompt})
             messages.append({"role": "assistant", "content": reply.text})
-        messages.append({"role": "user", "content": turn.prompt})
         return messages
 
     def retry_reply(self, turn: Turn, seat_id: SeatId) -> Reply:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
@@ -34,10 +36,24 @@ from PySide6.QtWidgets import (
 )
 
 from chatroom import __version__
+from chatroom.core import paths
+from chatroom.core.catalog import Pricing
 from chatroom.core.errors import ChatroomError, SettingsError
-from chatroom.core.room import Room, SeatId
+from chatroom.core.metrics import (
+    CostRange,
+    ReplyMetrics,
+    estimate_tokens,
+    estimate_turn_cost,
+    format_metrics,
+    format_usd,
+    reply_metrics,
+)
+from chatroom.core.params import merge_params
+from chatroom.core.room import ReplyState, Room, SeatId
 from chatroom.core.secrets import ApiKey, KeySource, KeyStore
 from chatroom.core.settings import Endpoint, SavedSeat, Settings, save_settings
+from chatroom.ui.catalogs import CatalogKeeper
+from chatroom.ui.comparison import ComparisonStrip
 from chatroom.ui.pane import ReplyPane
 from chatroom.ui.params_panel import ParamsPanel
 from chatroom.ui.session import EndpointConfig, RoomSession
@@ -49,6 +65,7 @@ __all__ = ["MainWindow", "PromptEdit", "endpoint_configs"]
 log = logging.getLogger(__name__)
 
 MAX_SEATS: Final = 8
+METRICS_INTERVAL_MS: Final = 500
 LOCAL_ENDPOINT: Final = "local"
 _WELCOME_PAGE, _HINT_PAGE, _PANES_PAGE = range(3)
 
@@ -99,6 +116,7 @@ class MainWindow(QMainWindow):
         keys: KeyStore,
         *,
         base_url_override: str | None = None,
+        catalog_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.session = session
@@ -109,6 +127,15 @@ class MainWindow(QMainWindow):
         self.panes: dict[SeatId, ReplyPane] = {}
         # True once the start-up check finds no key and no server: first run.
         self._needs_welcome = False
+        #: Asks the user a yes/no question (a dialog; tests answer it themselves).
+        self.confirm: Callable[[str, str], bool] = self._ask
+        self.catalogs = CatalogKeeper(
+            session,
+            catalog_path or paths.models_cache_path(),
+            uncached=frozenset({"openrouter"}) if base_url_override else frozenset(),
+            parent=self,
+        )
+        self.catalogs.catalogs_changed.connect(self.on_catalogs_catalogs_changed)
         self.setWindowTitle("Chatroom")
         self.setObjectName("MainWindow")
         self.resize(1200, 780)
@@ -140,6 +167,15 @@ class MainWindow(QMainWindow):
         session.reply_changed.connect(self.on_session_reply_changed)
         session.seats_changed.connect(self.on_session_seats_changed)
         session.idle_changed.connect(self.on_session_idle_changed)
+        # Metrics change with the clock while replies stream: a slow tick is enough.
+        self._metrics_timer = QTimer(self)
+        self._metrics_timer.setInterval(METRICS_INTERVAL_MS)
+        self._metrics_timer.timeout.connect(self.on_metrics_timer_timeout)
+        self._estimate_timer = QTimer(self)
+        self._estimate_timer.setSingleShot(True)
+        self._estimate_timer.setInterval(250)
+        self._estimate_timer.timeout.connect(self._update_cost_estimate)
+        self.prompt_edit.textChanged.connect(self._estimate_timer.start)
 
         self._restore_layout()
         self.on_session_seats_changed()
@@ -216,10 +252,20 @@ class MainWindow(QMainWindow):
         self.stop_all_button.setAccessibleName("Stop all")
         self.stop_all_button.setToolTip("Stop every streaming reply (Esc)")
         self.stop_all_button.clicked.connect(self.on_stop_all_button_clicked)
+        self.cost_label = QLabel("")
+        self.cost_label.setAccessibleName("Estimated cost")
+        self.cost_label.setStyleSheet("color: #666;")
+        self.cost_label.setWordWrap(True)
+        self.cost_label.setMaximumWidth(160)
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_all_button)
+        buttons.addWidget(self.cost_label)
         buttons.addStretch(1)
-        row.addWidget(self.prompt_edit, 1)
+        self.comparison = ComparisonStrip()
+        column = QVBoxLayout()
+        column.addWidget(self.comparison)
+        column.addWidget(self.prompt_edit, 1)
+        row.addLayout(column, 1)
         row.addLayout(buttons)
 
     def _build_params_dock(self) -> None:
@@ -357,6 +403,8 @@ class MainWindow(QMainWindow):
             return
         self.session.room.params = self.params_panel.values()
         self.session.room.system_prompt = self.params_panel.system_prompt()
+        if not self._within_budget(prompt):
+            return
         try:
             self.session.send(prompt)
         except ChatroomError as exc:
@@ -383,6 +431,7 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def on_session_turn_started(self, index: int) -> None:
+        self.comparison.hide()
         turn = self.session.room.turns[index]
         for seat_id, pane in self.panes.items():
             pane.show_prompt(turn.prompt)
@@ -402,11 +451,19 @@ class MainWindow(QMainWindow):
         reply = self.session.latest_reply(SeatId(seat_id))
         if pane is not None and reply is not None:
             pane.show_reply(reply, self.session.status_line(SeatId(seat_id)))
+            self._show_metrics(SeatId(seat_id))
+            if reply.state.is_terminal:
+                self._update_comparison()
 
     @Slot(bool)
     def on_session_idle_changed(self, idle: bool) -> None:
         self.send_button.setEnabled(idle)
         self.stop_all_button.setEnabled(not idle)
+        if idle:
+            self._metrics_timer.stop()
+            self._estimate_timer.start()  # the history grew
+        else:
+            self._metrics_timer.start()
 
     @Slot()
     def on_params_panel_values_changed(self) -> None:
@@ -450,6 +507,7 @@ class MainWindow(QMainWindow):
         self._fill_endpoint_combo()
 
     def _after_first_paint(self) -> None:
+        self.catalogs.start(list(endpoint_configs(self.settings, self._base_url_override)))
         if self._base_url_override or any(e.name != "openrouter" for e in self.settings.endpoints):
             return  # a server was chosen: it may need no key at all
 
@@ -510,6 +568,105 @@ class MainWindow(QMainWindow):
     @Slot()
     def on_about_triggered(self) -> None:
         QMessageBox.about(self, "About Chatroom", f"Chatroom {__version__}\nCompare language models side by side.")
+
+    # -- metrics, cost, catalogue ------------------------------------------
+
+    @Slot()
+    def on_metrics_timer_timeout(self) -> None:
+        for seat_id in self.panes:
+            reply = self.session.latest_reply(seat_id)
+            if reply is not None and reply.state.is_active:
+                self._show_metrics(seat_id)
+
+    def _metrics_of(self, seat_id: SeatId) -> ReplyMetrics | None:
+        reply = self.session.latest_reply(seat_id)
+        if reply is None:
+            return None
+        model = self.session.model_info(self.session.room.seat(seat_id))
+        pricing = model.pricing if model is not None else None
+        return reply_metrics(reply, pricing=pricing, started_at=reply.sent_at)
+
+    def _show_metrics(self, seat_id: SeatId) -> None:
+        metrics = self._metrics_of(seat_id)
+        pane = self.panes.get(seat_id)
+        if pane is not None:
+            pane.set_metrics(format_metrics(metrics) if metrics is not None else "")
+
+    def _update_comparison(self) -> None:
+        """Rank the latest turn's finished replies."""
+        finished: dict[str, ReplyMetrics] = {}
+        for seat in self.session.room.seats:
+            reply = self.session.latest_reply(seat.id)
+            metrics = self._metrics_of(seat.id)
+            if reply is not None and reply.state is ReplyState.DONE and metrics is not None:
+                finished[seat.label] = metrics
+        self.comparison.show_turn(finished)
+
+    def _estimate_turn(self, prompt: str) -> CostRange:
+        room = self.session.room
+        room_params = self.params_panel.values()
+        seats: list[tuple[str, Pricing | None, int | None]] = []
+        prompt_tokens: list[int] = []
+        for seat in room.seats:
+            model = self.session.model_info(seat)
+            max_tokens = merge_params(room_params, seat.params).get("max_tokens")
+            ceiling = max_tokens if isinstance(max_tokens, int) else (model.max_output if model else None)
+            seats.append((seat.label, model.pricing if model else None, ceiling))
+            history = " ".join(m["content"] for m in room.history_for(seat.id))
+            prompt_tokens.append(estimate_tokens(f"{self.params_panel.system_prompt()} {history} {prompt}"))
+        return estimate_turn_cost(seats, prompt_tokens)
+
+    @Slot()
+    def _update_cost_estimate(self) -> None:
+        prompt = self.prompt_edit.toPlainText()
+        if not prompt.strip() or not self.session.room.seats:
+            self.cost_label.setText("")
+            return
+        estimate = self._estimate_turn(prompt)
+        priced = len(self.session.room.seats) - estimate.unknown_seats
+        if priced == 0:
+            self.cost_label.setText("")
+            return
+        high = format_usd(estimate.high) if estimate.high is not None else "?"
+        text = f"≈ {format_usd(estimate.low)} – {high}"
+        if estimate.unknown_seats:
+            text += f" (+{estimate.unknown_seats} unpriced)"
+        self.cost_label.setText(text)
+        self.cost_label.setToolTip(
+            "Estimated cost of this turn: prompt tokens (estimated) at each model's input price, "
+            "up to max_tokens (or the model's output limit) at its output price."
+        )
+
+    def _within_budget(self, prompt: str) -> bool:
+        """True to send: no budget, under it, or the user agrees to exceed it."""
+        budget = self.settings.turn_budget_usd
+        if budget is None:
+            return True
+        estimate = self._estimate_turn(prompt)
+        top = estimate.high if estimate.high is not None else estimate.low
+        if top <= Decimal(str(budget)):
+            return True
+        bound = "with no upper bound" if estimate.high is None else f"up to {format_usd(top)}"
+        return self.confirm(
+            "Over budget",
+            f"This turn may cost {bound} (from {format_usd(estimate.low)}), over your budget of "
+            f"{format_usd(Decimal(str(budget)))} per turn. Send anyway?",
+        )
+
+    def _ask(self, title: str, question: str) -> bool:
+        answer = QMessageBox.question(self, title, question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    @Slot()
+    def on_catalogs_catalogs_changed(self) -> None:
+        for seat in self.session.room.seats:
+            pane = self.panes.get(seat.id)
+            catalog = self.session.catalogs.get(seat.endpoint)
+            if pane is None or catalog is None:
+                continue
+            missing = bool(catalog.models) and catalog.find(seat.model) is None
+            pane.set_catalogue_note("not in catalogue" if missing else "")
+        self._estimate_timer.start()
 
     # -- persistence ------------------------------------------------------
 

@@ -7,13 +7,20 @@ the whole accepted range; the slider covers the useful part of it
 (`slider_low`..`slider_high`) and sits at its end when the spin box goes
 beyond. Below them: the stop sequences, one per line, and the system prompt.
 Nothing here is hand-listed: a new row in SPECS gets its controls for free.
+
+Three optional layers serve the seat settings: `set_supported` greys out what
+a model does not take (and keeps it out of `values()`), `set_recommended`
+shows the percentiles other users send (p10 · p50 · p90) and can apply the
+p50s, and `set_base_values` turns the panel into a seat's view: the room's
+values are the reference, and `overrides()` returns what differs from them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Callable, Iterator, Mapping
 from typing import Final
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
@@ -46,7 +53,15 @@ from chatroom.core.params import (
     validate_param,
 )
 
-__all__ = ["ParamsPanel", "format_number", "parse_stop_text", "stop_text"]
+__all__ = [
+    "NOT_SUPPORTED_REASON",
+    "ParamsPanel",
+    "Percentiles",
+    "format_number",
+    "parse_stop_text",
+    "stop_text",
+    "unsupported_reason",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +72,26 @@ _INT_MAX: Final = 2**31 - 1
 _ERROR_STYLE: Final = "color: #b3261e;"
 _HINT_STYLE: Final = "color: palette(placeholder-text);"
 _ESCAPES: Final = {"n": "\n", "t": "\t", "\\": "\\"}
+_SEAT_STYLE: Final = "color: palette(link); font-weight: bold;"
+
+#: p10, p50, p90 of the values other users send for one parameter.
+Percentiles = tuple[float, float, float]
+
+#: The tooltip of an unsupported parameter when the caller gives no reason;
+#: `{key}` becomes the parameter's name.
+NOT_SUPPORTED_REASON: Final = (
+    "This model does not list {key} in its supported parameters; it is not sent."
+)
+
+
+def unsupported_reason(model: str) -> str:
+    """The `reason` template for set_supported: '<model> does not list {key} …'."""
+    return f"{model} does not list {{key}} in its supported parameters; it is not sent."
+
+
+def _reason_for(reason: str, key: str) -> str:
+    """`reason` with `{key}` replaced (a plain replace: the text may hold other braces)."""
+    return (reason or NOT_SUPPORTED_REASON).replace("{key}", key)
 
 
 def format_number(spec: ParamSpec, value: float) -> str:
@@ -151,8 +186,12 @@ def _small_label(text: str, style: str) -> QLabel:
 class _ParamRow(QObject):
     """The controls of one numeric parameter, kept in step with each other.
 
-    Programmatic changes (`set_value`, `set_active`, `reset`) emit nothing;
-    only what the user does emits `edited`.
+    Programmatic changes (`set_value`, `set_active`, `reset`, `revert`,
+    `apply_p50`) emit nothing; only what the user does emits `edited`.
+
+    The reference a value is compared with is the default, or in seat mode
+    the room's value (`set_base`): the name is bold when the value differs
+    from it (tagged "seat" in seat mode), and the reset button returns to it.
 
     Signals:
         edited(): the user changed the value, the on/off box or reset it.
@@ -163,6 +202,11 @@ class _ParamRow(QObject):
     def __init__(self, spec: ParamSpec, wheel_guard: _WheelGuard, parent: QWidget) -> None:
         super().__init__(parent)
         self.spec = spec
+        self.is_supported = True
+        self.percentiles: Percentiles | None = None
+        self._seat_mode = False
+        self._base: float | int | None = None
+        self._unsupported_reason = ""
         self._steps = round((spec.slider_high - spec.slider_low) / spec.step)
         self.spin_box = self._make_spin_box()
         if spec.default is not None:
@@ -174,8 +218,18 @@ class _ParamRow(QObject):
         self.slider.setRange(0, self._steps)
         self.slider.setAccessibleName(f"{spec.key} slider")
         self.name_label = QLabel(spec.key)
-        default = "off" if spec.default is None else format_number(spec, spec.default)
-        self.default_label = _small_label(f"default {default}", _HINT_STYLE)
+        self._default_text = "off" if spec.default is None else format_number(spec, spec.default)
+        self.default_label = _small_label(f"default {self._default_text}", _HINT_STYLE)
+        self.seat_tag = _small_label("seat", _SEAT_STYLE)
+        self.seat_tag.setAccessibleName(f"{spec.key} differs from the room")
+        self.seat_tag.hide()
+        self.recommended_label = _small_label("", _HINT_STYLE)
+        self.recommended_label.setAccessibleName(f"{spec.key} recommended")
+        self.recommended_label.setToolTip(
+            f"What other users send for {spec.key} to this model: the 10th, 50th "
+            "(typical) and 90th percentile. Apply recommended uses p50."
+        )
+        self.recommended_label.hide()
         self.enabled_check: QCheckBox | None = None
         if spec.is_optional:
             self.enabled_check = QCheckBox("on")
@@ -185,9 +239,11 @@ class _ParamRow(QObject):
         self.reset_button.setText("↺")
         self.reset_button.setAutoRaise(True)
         self.reset_button.setAccessibleName(f"Reset {spec.key}")
-        self.reset_button.setToolTip(f"Reset {spec.key} to its default ({default})")
         self.reset_button.clicked.connect(self.on_reset_button_clicked)
-        self._describe(default, wheel_guard)
+        self._tip = (
+            f"{spec.help}\nRange: {spec.describe_range()}. Default: {self._default_text}."
+        )
+        self._describe(wheel_guard)
         self.set_value(self._initial)
         self._update_enabled()
         self.spin_box.valueChanged.connect(self.on_spin_box_value_changed)
@@ -211,15 +267,33 @@ class _ParamRow(QObject):
         box.setAlignment(Qt.AlignmentFlag.AlignRight)
         return box
 
-    def _describe(self, default: str, wheel_guard: _WheelGuard) -> None:
-        spec = self.spec
-        tip = f"{spec.help}\nRange: {spec.describe_range()}. Default: {default}."
-        for widget in (self.name_label, self.default_label, self.slider, self.spin_box):
-            widget.setToolTip(tip)
+    def _describe(self, wheel_guard: _WheelGuard) -> None:
+        self._apply_tooltips()
         for control in (self.slider, self.spin_box):
-            control.setAccessibleDescription(spec.help)
+            control.setAccessibleDescription(self.spec.help)
             control.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
             control.installEventFilter(wheel_guard)
+
+    def _apply_tooltips(self) -> None:
+        key = self.spec.key
+        if not self.is_supported:
+            tip = reset_tip = check_tip = self._unsupported_reason
+        elif self._seat_mode:
+            tip = self._tip
+            reset_tip = f"Reset {key} to the room's value ({self._reference_text()})"
+            check_tip = (
+                f"The room sends {key}; a seat can change its value but not switch it off."
+                if self._base is not None
+                else ""
+            )
+        else:
+            tip, check_tip = self._tip, ""
+            reset_tip = f"Reset {key} to its default ({self._default_text})"
+        for widget in (self.name_label, self.default_label, self.slider, self.spin_box):
+            widget.setToolTip(tip)
+        self.reset_button.setToolTip(reset_tip)
+        if self.enabled_check is not None:
+            self.enabled_check.setToolTip(check_tip)
 
     # -- state -----------------------------------------------------------
 
@@ -235,9 +309,28 @@ class _ParamRow(QObject):
             return self.enabled_check.isChecked()
         return self.value() != self.spec.default
 
+    def override(self) -> float | int | None:
+        """In seat mode, the value when it differs from the room's; else None.
+
+        An optional parameter that is switched off overrides nothing: a seat
+        cannot unset what the room sends.
+        """
+        if not self._seat_mode or not self.is_supported:
+            return None
+        if self.enabled_check is not None and not self.enabled_check.isChecked():
+            return None
+        value = self.value()
+        return None if value == self._reference() else value
+
     def fits(self, value: float) -> bool:
         """Whether the spin box can show `value` (the API may accept more)."""
         return self.spin_box.minimum() <= value <= self.spin_box.maximum()
+
+    def normalise(self, value: float) -> float | int:
+        """`value` as the spin box would hold it: a whole number, or rounded to the decimals."""
+        if self.spec.kind is int:
+            return int(round(value))
+        return round(float(value), self.spec.decimals)
 
     def set_value(self, value: float) -> None:
         with _signals_blocked(self.spin_box, self.slider):
@@ -258,8 +351,65 @@ class _ParamRow(QObject):
         self._refresh()
 
     def reset(self) -> None:
+        """Back to the default (off for an optional parameter)."""
         self.set_active(False)
         self.set_value(self._initial)
+
+    def revert(self) -> None:
+        """Back to the reference: the default, or in seat mode the room's value."""
+        if self._seat_mode and self._base is not None:
+            self.set_active(True)
+            self.set_value(self._base)
+        else:
+            self.reset()
+
+    def set_supported(self, supported: bool, reason: str) -> None:
+        """Enable the controls, or disable them with `reason` as their tooltip."""
+        self.is_supported = supported
+        self._unsupported_reason = reason
+        self._apply_tooltips()
+        self._update_labels()
+        self._update_enabled()
+        self._refresh()
+
+    def set_base(self, base: float | int | None, seat_mode: bool) -> None:
+        """Compare with `base` (the room's value; None = the default) in seat mode."""
+        self._seat_mode = seat_mode
+        self._base = None if base is None else self.normalise(base)
+        self.seat_tag.setToolTip(
+            f"This seat's own value; the room's is {self._reference_text()}."
+        )
+        self._apply_tooltips()
+        self._update_labels()
+        self._update_enabled()
+        self._refresh()
+
+    def set_percentiles(self, percentiles: Percentiles | None) -> None:
+        """Show p10 · p50 · p90 under the control, or nothing when None."""
+        self.percentiles = percentiles
+        if percentiles is None:
+            self.recommended_label.clear()
+            self.recommended_label.hide()
+            return
+        p10, p50, p90 = (format_number(self.spec, p) for p in percentiles)
+        self.recommended_label.setText(f"p10 {p10} · p50 {p50} · p90 {p90}")
+        self.recommended_label.show()
+
+    def apply_p50(self) -> None:
+        """Set the control to its p50 (clamped to its range); nothing if unsupported or unknown."""
+        if self.percentiles is None or not self.is_supported:
+            return
+        self.set_active(True)
+        self.set_value(self._clamp(self.normalise(self.percentiles[1])))
+
+    def _reference(self) -> float | int | None:
+        if self._seat_mode and self._base is not None:
+            return self._base
+        return self.spec.default
+
+    def _reference_text(self) -> str:
+        reference = self._reference()
+        return "off" if reference is None else format_number(self.spec, reference)
 
     def _clamp(self, value: float) -> float:
         return min(max(value, self.spin_box.minimum()), self.spin_box.maximum())
@@ -277,16 +427,35 @@ class _ParamRow(QObject):
             return int(round(value))
         return round(value, self.spec.decimals)
 
+    def _update_labels(self) -> None:
+        if self._seat_mode:
+            text = f"room {self._reference_text()}"
+        else:
+            text = f"default {self._default_text}"
+        if not self.is_supported:
+            text += " · not sent"
+        self.default_label.setText(text)
+        for label in (self.name_label, self.default_label, self.recommended_label):
+            label.setEnabled(self.is_supported)
+
     def _update_enabled(self) -> None:
         on = self.enabled_check is None or self.enabled_check.isChecked()
-        self.slider.setEnabled(on)
-        self.spin_box.setEnabled(on)
+        self.slider.setEnabled(self.is_supported and on)
+        self.spin_box.setEnabled(self.is_supported and on)
+        if self.enabled_check is not None:
+            # A seat cannot switch off what the room sends (there is no "unset" override).
+            locked = self._seat_mode and self._base is not None and on
+            self.enabled_check.setEnabled(self.is_supported and not locked)
 
     def _refresh(self) -> None:
-        active = self.is_active()
-        _set_bold(self.name_label, active)
-        changed = active or self.value() != self._initial
-        self.reset_button.setEnabled(changed)
+        if self._seat_mode:
+            marked = changed = self.override() is not None
+        else:
+            marked = self.is_active()
+            changed = marked or self.value() != self._initial
+        _set_bold(self.name_label, marked)
+        self.seat_tag.setVisible(self._seat_mode and marked)
+        self.reset_button.setEnabled(self.is_supported and changed)
 
     # -- user actions ----------------------------------------------------
 
@@ -316,21 +485,38 @@ class _ParamRow(QObject):
 
     @Slot()
     def on_reset_button_clicked(self) -> None:
-        self.reset()
+        self.revert()
         self.edited.emit()
 
 
+def _finite_percentiles(value: object) -> Percentiles | None:
+    """`value` as three finite numbers, or None (never shows a number that isn't one)."""
+    if not isinstance(value, tuple | list) or len(value) != 3:
+        return None
+    numbers = [v for v in value if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numbers) != 3 or not all(math.isfinite(v) for v in numbers):
+        return None
+    return float(numbers[0]), float(numbers[1]), float(numbers[2])
+
+
 class ParamsPanel(QWidget):
-    """Room-wide sampling parameters, stop sequences and system prompt.
+    """Room-wide (or one seat's) sampling parameters, stop sequences and system prompt.
 
     `values()` holds only what differs from the defaults (plus optional
     parameters that are switched on, plus a non-empty stop list), so the
-    provider's own defaults stay in force for the rest.
+    provider's own defaults stay in force for the rest. Parameters marked
+    unsupported (`set_supported`) are never in it.
+
+    Seat mode (`set_base_values`): the room's values are the reference; the
+    labels of values that differ from them are bold and tagged "seat", reset
+    buttons return to them, and `overrides()` gives what the seat changes.
 
     Signals:
         values_changed(): the user changed a value, a stop sequence or the
-            system prompt (also after a reset button). Not emitted by
-            set_values() or set_system_prompt().
+            system prompt (also after a reset button); emitted once by
+            reset_all() and apply_recommended(). Not emitted by set_values(),
+            set_system_prompt(), set_supported(), set_recommended() or
+            set_base_values().
     """
 
     values_changed = Signal()
@@ -338,50 +524,77 @@ class ParamsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._quiet = False
+        self._seat_mode = False
+        self._stop_base: list[str] = []
+        self._stop_supported = True
         self._wheel_guard = _WheelGuard(self)
         self._rows: dict[str, _ParamRow] = {}
+        self._note_label = _small_label("", _HINT_STYLE)
+        self._system_prompt_label = QLabel("System prompt")
         self._system_prompt_edit = QPlainTextEdit()
         self._stop_edit = QPlainTextEdit()
         self._stop_label = QLabel(STOP_KEY)
+        self._stop_tag = _small_label("seat", _SEAT_STYLE)
         self._stop_error_label = _small_label("", _ERROR_STYLE)
+        self._stop_tip = (
+            "Generation stops before any of these sequences. "
+            f"Up to {MAX_STOP_SEQUENCES}, one per line; type \\n for a newline, "
+            "\\t for a tab, \\\\ for a backslash."
+        )
+        self._apply_button = QPushButton("Apply recommended")
         self._reset_all_button = QPushButton("Reset all")
+        self._content = QWidget()
+        self._scroll = QScrollArea()
         self._build()
 
     # -- construction ----------------------------------------------------
 
     def _build(self) -> None:
-        content = QWidget()
-        grid = QGridLayout(content)
+        grid = QGridLayout(self._content)
         grid.setVerticalSpacing(2)
         grid.setColumnStretch(0, 1)
-        row = self._add_system_prompt(grid, 0)
+        row = self._add_note(grid, 0)
+        row = self._add_system_prompt(grid, row)
         for spec in SPECS:
             row = self._add_param(grid, row, spec)
         row = self._add_stop(grid, row)
         grid.setRowStretch(row, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(content)
+        scroll = self._scroll
+        scroll.setWidget(self._content)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        # Never narrower than the content: without a horizontal scroll bar,
-        # a narrower dock would cut the spin boxes off.
-        scrollbar_width = scroll.verticalScrollBar().sizeHint().width()
-        scroll.setMinimumWidth(content.minimumSizeHint().width() + scrollbar_width)
+        self._update_minimum_width()
         self._reset_all_button.setAccessibleName("Reset all parameters")
         self._reset_all_button.setToolTip("Set every parameter and the stop sequences to default")
         self._reset_all_button.clicked.connect(self.on_reset_all_button_clicked)
+        self._apply_button.setAccessibleName("Apply recommended")
+        self._apply_button.setToolTip(
+            "Set every parameter that has recommended values to its p50, "
+            "the value other users send most typically"
+        )
+        self._apply_button.clicked.connect(self.on_apply_button_clicked)
+        self._apply_button.hide()
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll, 1)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(6, 0, 6, 6)
+        buttons.addWidget(self._apply_button)
         buttons.addStretch(1)
         buttons.addWidget(self._reset_all_button)
         outer.addLayout(buttons)
 
+    def _add_note(self, grid: QGridLayout, row: int) -> int:
+        note = self._note_label
+        note.setWordWrap(True)
+        note.setAccessibleName("Recommended values note")
+        note.hide()
+        grid.addWidget(note, row, 0, 1, 2)
+        return row + 1
+
     def _add_system_prompt(self, grid: QGridLayout, row: int) -> int:
-        label = QLabel("System prompt")
+        label = self._system_prompt_label
         label.setBuddy(self._system_prompt_edit)
         edit = self._system_prompt_edit
         edit.setAccessibleName("System prompt")
@@ -400,17 +613,18 @@ class ParamsPanel(QWidget):
         header = QHBoxLayout()
         header.setSpacing(6)
         header.addWidget(param.name_label)
+        header.addWidget(param.seat_tag, 0, Qt.AlignmentFlag.AlignBaseline)
         header.addWidget(param.default_label, 0, Qt.AlignmentFlag.AlignBaseline)
         header.addStretch(1)
         if param.enabled_check is not None:
             header.addWidget(param.enabled_check)
         header.addWidget(param.reset_button)
-        if row:
-            header.setContentsMargins(0, 6, 0, 0)
+        header.setContentsMargins(0, 6, 0, 0)
         grid.addLayout(header, row, 0, 1, 2)
         grid.addWidget(param.slider, row + 1, 0)
         grid.addWidget(param.spin_box, row + 1, 1)
-        return row + 2
+        grid.addWidget(param.recommended_label, row + 2, 0, 1, 2)
+        return row + 3
 
     def _add_stop(self, grid: QGridLayout, row: int) -> int:
         label = self._stop_label
@@ -420,18 +634,22 @@ class ParamsPanel(QWidget):
             _HINT_STYLE,
         )
         hint.setWordWrap(True)
+        title = QHBoxLayout()
+        title.setSpacing(6)
+        title.addWidget(label)
+        self._stop_tag.setAccessibleName(f"{STOP_KEY} differs from the room")
+        self._stop_tag.setToolTip("This seat's own stop sequences differ from the room's.")
+        self._stop_tag.hide()
+        title.addWidget(self._stop_tag, 0, Qt.AlignmentFlag.AlignBaseline)
+        title.addStretch(1)
         header = QVBoxLayout()
         header.setSpacing(0)
         header.setContentsMargins(0, 6, 0, 0)
-        header.addWidget(label)
+        header.addLayout(title)
         header.addWidget(hint)
         edit = self._stop_edit
         edit.setAccessibleName(STOP_KEY)
-        edit.setToolTip(
-            "Generation stops before any of these sequences. "
-            f"Up to {MAX_STOP_SEQUENCES}, one per line; type \\n for a newline, "
-            "\\t for a tab, \\\\ for a backslash."
-        )
+        edit.setToolTip(self._stop_tip)
         edit.setTabChangesFocus(True)
         edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         _set_height_in_lines(edit, MAX_STOP_SEQUENCES)
@@ -444,6 +662,13 @@ class ParamsPanel(QWidget):
         grid.addWidget(self._stop_error_label, row + 2, 0, 1, 2)
         return row + 3
 
+    def _update_minimum_width(self) -> None:
+        # Never narrower than the content: without a horizontal scroll bar,
+        # a narrower dock would cut the spin boxes off. Labels grow in seat
+        # mode and for unsupported parameters, so this runs again then.
+        scrollbar_width = self._scroll.verticalScrollBar().sizeHint().width()
+        self._scroll.setMinimumWidth(self._content.minimumSizeHint().width() + scrollbar_width)
+
     # -- public API ------------------------------------------------------
 
     def values(self) -> dict[str, ParamValue]:
@@ -451,13 +676,14 @@ class ParamsPanel(QWidget):
 
         Ordered as SPECS, then stop. Of more than MAX_STOP_SEQUENCES stop
         lines only the first ones are used (the panel shows an error).
+        Unsupported parameters are left out.
         """
         values: dict[str, ParamValue] = {}
         for key, row in self._rows.items():
-            if row.is_active():
+            if row.is_supported and row.is_active():
                 values[key] = validate_param(key, row.value())
-        stops = parse_stop_text(self._stop_edit.toPlainText())[:MAX_STOP_SEQUENCES]
-        if stops:
+        stops = self._current_stops()
+        if stops and self._stop_supported:
             values[STOP_KEY] = validate_param(STOP_KEY, stops)
         return values
 
@@ -488,6 +714,11 @@ class ParamsPanel(QWidget):
         finally:
             self._quiet = False
 
+    def set_system_prompt_visible(self, visible: bool) -> None:
+        """Show or hide the system prompt field (a seat has none of its own)."""
+        self._system_prompt_label.setVisible(visible)
+        self._system_prompt_edit.setVisible(visible)
+
     def spin_box(self, key: str) -> QAbstractSpinBox:
         """The spin box of parameter `key` (QSpinBox or QDoubleSpinBox); KeyError if none."""
         return self._rows[key].spin_box
@@ -501,36 +732,159 @@ class ParamsPanel(QWidget):
         return self._stop_error_label.text() if self._stop_error_label.isVisibleTo(self) else ""
 
     def reset_all(self) -> None:
-        """Set every parameter and the stop list to default (not the system prompt).
+        """Set every parameter and the stop list to its reference (not the system prompt).
+
+        The reference is the default, or in seat mode the room's value, so
+        there this clears every override. Emits values_changed once.
+        """
+        self._quiet = True
+        try:
+            for row in self._rows.values():
+                row.revert()
+            if self._seat_mode:
+                self._stop_edit.setPlainText(stop_text(self._stop_base))
+            else:
+                self._stop_edit.clear()
+        finally:
+            self._quiet = False
+        self.values_changed.emit()
+
+    # -- supported parameters ---------------------------------------------
+
+    def set_supported(self, supported: Callable[[str], bool] | None, reason: str = "") -> None:
+        """Grey out every parameter for which `supported(key)` is False; None = all supported.
+
+        Their controls are disabled with `reason` as tooltip, `{key}` replaced
+        by the parameter's name (see unsupported_reason(); empty gives
+        NOT_SUPPORTED_REASON). values() and overrides() leave them out; the
+        values they hold are kept for a model that takes them.
+        """
+        for key, row in self._rows.items():
+            row.set_supported(supported is None or supported(key), _reason_for(reason, key))
+        self._stop_supported = supported is None or supported(STOP_KEY)
+        self._stop_edit.setEnabled(self._stop_supported)
+        self._stop_label.setEnabled(self._stop_supported)
+        self._stop_edit.setToolTip(
+            self._stop_tip if self._stop_supported else _reason_for(reason, STOP_KEY)
+        )
+        self._refresh_stop()
+        self._update_apply_button()
+        self._update_minimum_width()
+
+    def is_supported(self, key: str) -> bool:
+        """Whether `key` (a parameter or stop) is sent; KeyError for an unknown parameter."""
+        if key == STOP_KEY:
+            return self._stop_supported
+        return self._rows[key].is_supported
+
+    # -- recommended values -----------------------------------------------
+
+    def set_recommended(
+        self, recommended: Mapping[str, Percentiles] | None, note: str = ""
+    ) -> None:
+        """Show p10 · p50 · p90 beside each control in `recommended`, and `note` on top.
+
+        Keys without a control and entries that are not three finite numbers
+        are ignored, so no number is ever made up. "Apply recommended" shows
+        only while some control has percentiles. An empty `note` hides it.
+        """
+        for key, row in self._rows.items():
+            row.set_percentiles(
+                None if recommended is None else _finite_percentiles(recommended.get(key))
+            )
+        self._note_label.setText(note)
+        self._note_label.setVisible(bool(note))
+        self._update_apply_button()
+
+    def recommended_note(self) -> str:
+        """The note shown above the controls, or "" when none is shown."""
+        return self._note_label.text() if self._note_label.isVisibleTo(self) else ""
+
+    def has_recommended(self) -> bool:
+        """Whether any control shows percentiles."""
+        return any(row.percentiles is not None for row in self._rows.values())
+
+    def apply_recommended(self) -> None:
+        """Set each supported control that has percentiles to its p50, clamped to its range.
 
         Emits values_changed once.
         """
         self._quiet = True
         try:
             for row in self._rows.values():
-                row.reset()
-            self._stop_edit.clear()
+                row.apply_p50()
         finally:
             self._quiet = False
         self.values_changed.emit()
 
+    # -- seat mode ------------------------------------------------------------
+
+    def set_base_values(self, values: Mapping[str, ParamValue] | None) -> None:
+        """Enter seat mode with `values` (the room's) as the reference; None leaves it.
+
+        This changes what is compared, not what is shown: call set_values()
+        with the seat's effective values (room <- overrides) as well. Values
+        the controls cannot hold count as absent. "Reset all" is hidden in seat
+        mode; reset_all() then clears the overrides.
+        """
+        self._seat_mode = values is not None
+        base: Mapping[str, ParamValue] = values or {}
+        for key, row in self._rows.items():
+            row.set_base(self._valid_number(row, base.get(key)), self._seat_mode)
+        self._stop_base = self._valid_stops(base.get(STOP_KEY))
+        self._reset_all_button.setVisible(not self._seat_mode)
+        self._refresh_stop()
+        self._update_minimum_width()
+
+    def is_seat_mode(self) -> bool:
+        return self._seat_mode
+
+    def overrides(self) -> dict[str, ParamValue]:
+        """In seat mode, every value that differs from the room's: what the seat stores.
+
+        A control set back to its default where the room has another value
+        gives the default. An optional parameter gives its value when it is on
+        and differs (a seat cannot switch off what the room sends). Stop
+        sequences give the seat's list, [] when the seat clears the room's.
+        Unsupported parameters are left out. Outside seat mode: {}.
+        """
+        if not self._seat_mode:
+            return {}
+        overrides: dict[str, ParamValue] = {}
+        for key, row in self._rows.items():
+            value = row.override()
+            if value is not None:
+                overrides[key] = validate_param(key, value)
+        stops = self._stop_override()
+        if stops is not None:
+            overrides[STOP_KEY] = stops
+        return overrides
+
     # -- internals -------------------------------------------------------
 
+    def _valid_number(self, row: _ParamRow, value: ParamValue | None) -> float | int | None:
+        """`value` if it is valid for `row` and the control can hold it; else None (logged)."""
+        if value is None:
+            return None
+        try:
+            number = validate_param(row.spec.key, value)
+        except ParameterError as exc:
+            log.info("ignoring %s: %s", row.spec.key, exc)
+            return None
+        if not isinstance(number, int | float):
+            return None
+        if not row.fits(number):
+            log.info("ignoring %s = %s: beyond what the control can hold", row.spec.key, number)
+            return None
+        return number
+
     def _load_row(self, row: _ParamRow, value: ParamValue | None) -> None:
-        if value is not None:
-            try:
-                number = validate_param(row.spec.key, value)
-            except ParameterError as exc:
-                log.info("ignoring %s: %s", row.spec.key, exc)
-                number = None
-            if isinstance(number, int | float) and not row.fits(number):
-                log.info("ignoring %s = %s: beyond what the control can hold", row.spec.key, number)
-                number = None
-            if isinstance(number, int | float):
-                row.set_active(True)
-                row.set_value(number)
-                return
-        row.reset()
+        number = self._valid_number(row, value)
+        if number is None:
+            row.reset()
+            return
+        row.set_active(True)
+        row.set_value(number)
 
     def _valid_stops(self, value: ParamValue | None) -> list[str]:
         if value is None:
@@ -541,6 +895,28 @@ class ParamsPanel(QWidget):
             log.info("ignoring stop: %s", exc)
             return []
         return stops if isinstance(stops, list) else []
+
+    def _current_stops(self) -> list[str]:
+        return parse_stop_text(self._stop_edit.toPlainText())[:MAX_STOP_SEQUENCES]
+
+    def _stop_override(self) -> list[str] | None:
+        if not self._seat_mode or not self._stop_supported:
+            return None
+        stops = self._current_stops()
+        return None if stops == self._stop_base else stops
+
+    def _refresh_stop(self) -> None:
+        if self._seat_mode:
+            marked = self._stop_override() is not None
+        else:
+            marked = bool(parse_stop_text(self._stop_edit.toPlainText()))
+        _set_bold(self._stop_label, marked)
+        self._stop_tag.setVisible(self._seat_mode and marked)
+
+    def _update_apply_button(self) -> None:
+        rows = [row for row in self._rows.values() if row.percentiles is not None]
+        self._apply_button.setVisible(bool(rows))
+        self._apply_button.setEnabled(any(row.is_supported for row in rows))
 
     def _changed(self) -> None:
         if not self._quiet:
@@ -562,7 +938,7 @@ class ParamsPanel(QWidget):
                 f"only the first {MAX_STOP_SEQUENCES} are used. Remove {count - MAX_STOP_SEQUENCES}."
             )
         self._stop_error_label.setVisible(too_many)
-        _set_bold(self._stop_label, count > 0)
+        self._refresh_stop()
         self._changed()
 
     @Slot()
@@ -572,6 +948,10 @@ class ParamsPanel(QWidget):
     @Slot()
     def on_reset_all_button_clicked(self) -> None:
         self.reset_all()
+
+    @Slot()
+    def on_apply_button_clicked(self) -> None:
+        self.apply_recommended()
 
 
 def _set_height_in_lines(edit: QPlainTextEdit, lines: int) -> None:

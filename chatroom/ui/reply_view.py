@@ -1,129 +1,608 @@
 """ReplyView: the read-only document of one seat's thread (prompts and replies).
 
 One QTextBrowser holds the whole thread so a screen reader can read it whole.
-The latest reply is the only part that changes: the view remembers where it
-begins, appends streamed text at one persistent end cursor (never a re-layout
-of the document), and can drop it for a retry.
+Replies are Markdown, rendered by `render.py` into HTML the view inserts.
+
+Streaming stays cheap however long a reply grows: appended text accumulates in
+the reply's source and a single-shot timer re-renders at most ten times a
+second. Each render cuts the not-yet-frozen source into complete top-level
+blocks and an open tail (`split_blocks`): complete blocks are rendered once and
+frozen in the document; only the tail is removed and inserted again. So a
+render costs the size of the tail, not of the reply. Only the latest reply
+ever streams; earlier ones change only when their reasoning is toggled.
+
+Nothing the model writes can make the view fetch anything: raw HTML is
+escaped, images are text, `loadResource` answers every URL with an empty
+placeholder, and links open in the browser only on click, after showing the
+address when the link's text differs from it.
 """
 
 from __future__ import annotations
 
-from typing import Final
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
 
-from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser, QWidget
+from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, QUrl, Slot
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QFont,
+    QGuiApplication,
+    QImage,
+    QMouseEvent,
+    QPalette,
+    QTextBlock,
+    QTextBlockFormat,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
+from PySide6.QtWidgets import QFrame, QMessageBox, QSizePolicy, QTextBrowser, QWidget
 
 from chatroom.core.room import Reply, ReplyState
+from chatroom.ui.render import (
+    MAX_BLOCK_CHARS,
+    OPENABLE_SCHEMES,
+    InternalLink,
+    copy_reply_link,
+    fence_body,
+    parse_internal_link,
+    plain_note_html,
+    render_block,
+    split_blocks,
+    toggle_reasoning_link,
+)
 
-__all__ = ["MAX_BLOCK_CHARS", "ReplyView"]
+__all__ = ["ENDING_NOTES", "RENDER_INTERVAL_MS", "STREAMING_TAIL_CHARS", "ReplyView"]
 
-# Qt lays out a whole paragraph again when text is added to it: past this
-# length a streamed paragraph continues in a new block, so an append costs the
-# same at 1 MB as at 1 KB (a visible line break in a very long paragraph).
-MAX_BLOCK_CHARS: Final = 2000
 ENDING_NOTES: Final = {
     ReplyState.STOPPED: "[stopped: partial reply]",
     ReplyState.INTERRUPTED: "[interrupted: partial reply]",
     ReplyState.FAILED: "[failed]",
 }
+#: At most ten re-renders a second while a reply streams.
+RENDER_INTERVAL_MS: Final = 100
+# A render that took t waits at least 3 t before the next one, so a slow
+# machine spends at most a quarter of its time rendering and stays responsive.
+_BUSY_FACTOR: Final = 3.0
+#: An open block longer than this is shown as plain text, appended in place,
+#: until it is complete: rendering 16 KB of Python (480 lines) takes 50-60 ms.
+STREAMING_TAIL_CHARS: Final = 16_000
+# Qt lays out a whole paragraph again when text is added to it: plain text
+# continues in a new block past this many characters, so an append into a
+# 1 MB paragraph costs the same as into a short one.
+_PLAIN_LINE_CHARS: Final = 2_000
+# A fragment that starts with an empty paragraph merges that paragraph into
+# the block at the cursor and keeps the formats (heading, list, code) of all
+# the blocks after it; without it Qt merges the first rendered block into the
+# block before and drops its format.
+_EMPTY_PARAGRAPH: Final = '<p style="-qt-paragraph-type:empty"></p>'
+_GREY: Final = "#808080"
+
+ConfirmLink = Callable[[str], bool]
+OpenUrl = Callable[[QUrl], bool]
+
+
+@dataclass
+class _ReplyDoc:
+    """One reply in the document: where its parts sit, what they show.
+
+    Positions are document positions. Every part starts with a block
+    separator, so each one starts where the block before it ends:
+      [start, toggle_end)          the "Reasoning (n words)" line, if any
+      [toggle_end, answer_start)   the reasoning text, when expanded
+      [answer_start, frozen_end)   complete Markdown blocks, rendered once
+      [frozen_end, end)            the open tail block, re-rendered
+    The ending note and the copy link follow `end` once the reply ended.
+    """
+
+    index: int
+    prompt: str | None
+    start: int
+    code_base: int  # index in ReplyView._codes of this reply's first code block
+    toggle_end: int = 0
+    answer_start: int = 0
+    frozen_end: int = 0
+    end: int = 0
+    frozen_codes: int = 0  # index in ReplyView._codes after the frozen blocks' code
+    frozen_source: list[str] = field(default_factory=list)
+    unfrozen: str = ""  # the source after the frozen blocks, as last rendered
+    pending: list[str] = field(default_factory=list)  # appended since the last render
+    tail_shown: str | None = None  # the tail source the display was rendered from
+    plain_chars: int = 0  # > 0: the tail is shown as plain text up to here
+    plain_line_chars: int = 0  # characters in the last block of that plain text
+    reasoning: list[str] = field(default_factory=list)
+    reasoning_words: int = 0
+    reasoning_in_word: bool = False  # the reasoning so far ends inside a word
+    reasoning_shown: int = 0  # characters of reasoning shown (when expanded)
+    reasoning_dirty: bool = False
+    expanded: bool = False
+    ended: ReplyState | None = None
+
+    def __post_init__(self) -> None:
+        self.toggle_end = self.answer_start = self.frozen_end = self.end = self.start
+        self.frozen_codes = self.code_base
+
+    def source(self) -> str:
+        """The Markdown source of the reply as appended so far."""
+        if len(self.frozen_source) > 1:
+            self.frozen_source[:] = ["".join(self.frozen_source)]
+        return "".join([*self.frozen_source, self.unfrozen, *self.pending])
+
+    def reasoning_text(self) -> str:
+        if len(self.reasoning) > 1:
+            self.reasoning[:] = ["".join(self.reasoning)]
+        return self.reasoning[0] if self.reasoning else ""
+
+    def shift_answer(self, delta: int) -> None:
+        """Text was inserted (or removed, delta < 0) before the answer."""
+        self.answer_start += delta
+        self.frozen_end += delta
+        self.end += delta
+
+    def shift(self, delta: int) -> None:
+        """Text was inserted (or removed) before the whole reply."""
+        self.start += delta
+        self.toggle_end += delta
+        self.shift_answer(delta)
 
 
 class ReplyView(QTextBrowser):
-    """The thread of one seat, with the latest reply growing at the end."""
+    """The thread of one seat, with the latest reply rendered as it grows.
 
-    def __init__(self, label: str, parent: QWidget | None = None) -> None:
+    `confirm_link(url)` asks before opening a link whose text is not its
+    address (a QMessageBox by default); `open_url(url)` opens it (the system
+    browser by default). Tests replace both.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        parent: QWidget | None = None,
+        *,
+        confirm_link: ConfirmLink | None = None,
+        open_url: OpenUrl | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setAccessibleName(f"Reply from {label}")
         self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.document().setUndoRedoEnabled(False)  # read-only: no undo history to grow
-        # One cursor stays at the end for every write: moving a fresh cursor to
-        # the end on each append costs a walk over the document.
-        self._cursor = QTextCursor(self.document())
-        self._reply_start = 0  # document position where the latest reply begins
-        self._parts: list[str] = []  # the latest reply's text as appended
-        self._block_chars = 0  # characters in the paragraph being streamed into
-        self._ended = False
+        self.confirm_link: ConfirmLink = confirm_link or self._ask_before_opening
+        self.open_url: OpenUrl = open_url or QDesktopServices.openUrl
+        self._replies: list[_ReplyDoc] = []
+        self._codes: list[str] = []  # code of each copy button, by its number
+        self._whole_blocks: set[int] = set()  # codes holding a whole block: copy its fence body
+        self._dark = self._is_dark()
+        self._click_pos: QPoint | None = None
+        self._last_render_s = -1e9
+        self._render_gap_s = RENDER_INTERVAL_MS / 1000
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.timeout.connect(self.on_render_timer_timeout)
+        self.anchorClicked.connect(self.on_anchor_clicked)
+
+    # -- what the pane tells us -------------------------------------------
 
     def show_prompt(self, prompt: str) -> None:
         """Start a new turn: the prompt, then room for the reply."""
-        if not self.document().isEmpty():
-            self._cursor.insertBlock()
-            self._cursor.insertBlock()
-        self._cursor.insertText(prompt, _prompt_format())
-        self._cursor.insertBlock()
-        self._begin_reply()
+        self._start_reply(prompt)
         self._scroll_to_end()
 
     def show_retry(self) -> None:
         """Forget the latest reply as shown; a new one is coming."""
+        if not self._replies:
+            return
+        old = self._replies[-1]
+        self._render_timer.stop()
         cursor = QTextCursor(self.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.setPosition(self._reply_start, QTextCursor.MoveMode.KeepAnchor)
+        cursor.setPosition(old.start)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
-        self._cursor.movePosition(QTextCursor.MoveOperation.End)
-        self._begin_reply()
+        self._forget_codes(old.code_base)
+        self._replies[-1] = _ReplyDoc(old.index, old.prompt, old.start, old.code_base)
 
     def append_text(self, text: str) -> None:
-        """Append streamed text; follow it unless the user scrolled up."""
+        """Append streamed Markdown; it shows at the next render (at most 10/s)."""
         if not text:
             return
-        bar = self.verticalScrollBar()
-        at_end = bar.value() >= bar.maximum() - 4
-        self._parts.append(text)
-        newline = text.rfind("\n")
-        if newline >= 0:
-            self._block_chars = len(text) - newline - 1
-            self._cursor.insertText(text)
-        elif self._block_chars + len(text) <= MAX_BLOCK_CHARS:
-            self._block_chars += len(text)
-            self._cursor.insertText(text)
-        else:
-            cut = text.rfind(" ") + 1 or len(text)
-            self._cursor.insertText(text[:cut])
-            self._cursor.insertBlock()
-            self._cursor.insertText(text[cut:])
-            self._block_chars = len(text) - cut
-        if at_end:
-            bar.setValue(bar.maximum())
+        self._latest().pending.append(text)
+        self._schedule_render()
+
+    def append_reasoning(self, text: str) -> None:
+        """Append streamed reasoning; it shows, collapsed, above the answer."""
+        if not text:
+            return
+        reply = self._latest()
+        reply.reasoning.append(text)
+        reply.reasoning_words, reply.reasoning_in_word = _count_words(
+            text, reply.reasoning_words, reply.reasoning_in_word
+        )
+        reply.reasoning_dirty = True
+        self._schedule_render()
 
     def end_reply(self, state: ReplyState) -> None:
-        """The latest reply ended in `state`: mark a partial one as such."""
-        if self._ended or state not in ENDING_NOTES:
+        """The latest reply ended in `state`: render it whole now, mark a partial one."""
+        reply = self._latest()
+        if reply.ended is not None:
             return
-        self._ended = True
-        if self._parts:
-            self._cursor.insertBlock()
-        self._cursor.insertText(ENDING_NOTES[state], _note_format())
-        self._cursor.setCharFormat(QTextCharFormat())
+        reply.ended = state
+        self._render(reply, final=True)
+        at_end = self._is_at_end()
+        cursor = self._end_cursor()
+        if state in ENDING_NOTES:
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+            cursor.insertText(ENDING_NOTES[state], _note_format())
+        if reply.source().strip():
+            cursor.insertBlock(_copy_reply_block_format(), QTextCharFormat())
+            cursor.insertText("Copy reply", _link_format(copy_reply_link(reply.index)))
+        if at_end:
+            self._scroll_to_end()
 
     def load_reply(self, reply: Reply) -> None:
         """Show a reply that already exists (a seat added later, a reopened room)."""
+        self.append_reasoning(reply.reasoning)
         self.append_text(reply.text)
         if reply.state.is_terminal:
             self.end_reply(reply.state)
 
     def reply_text(self) -> str:
-        """The latest reply's text as streamed into the view (without the ending note)."""
-        return "".join(self._parts)
+        """The Markdown source of the latest reply as streamed (without the ending note)."""
+        return self._replies[-1].source() if self._replies else ""
 
-    def _begin_reply(self) -> None:
-        self._cursor.setCharFormat(QTextCharFormat())
-        self._reply_start = self._cursor.position()
-        self._parts = []
-        self._block_chars = 0
-        self._ended = False
+    # -- Qt ---------------------------------------------------------------
+
+    def loadResource(self, type: int, name: QUrl | str) -> Any:  # noqa: A002 - Qt's name
+        """Load nothing: no image, style sheet or font, remote or local.
+
+        Qt falls back to reading local files itself when this returns nothing,
+        so images get a 1x1 transparent placeholder and the rest an empty text.
+        """
+        if type == QTextDocument.ResourceType.ImageResource.value:
+            image = QImage(1, 1, QImage.Format.Format_ARGB32)
+            image.fill(Qt.GlobalColor.transparent)
+            return image
+        return ""
+
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:
+        # anchorClicked fires inside this call; remember where, to read the link's text.
+        self._click_pos = e.position().toPoint()
+        try:
+            super().mouseReleaseEvent(e)
+        finally:
+            self._click_pos = None
+
+    def changeEvent(self, e: QEvent) -> None:
+        super().changeEvent(e)
+        if e.type() == QEvent.Type.PaletteChange and self._is_dark() != self._dark:
+            self._dark = not self._dark
+            self._rebuild()
+
+    @Slot()
+    def on_render_timer_timeout(self) -> None:
+        if self._replies:
+            self._render(self._replies[-1], final=False)
+
+    @Slot(QUrl)
+    def on_anchor_clicked(self, url: QUrl) -> None:
+        internal = parse_internal_link(url.toString())
+        if internal is not None:
+            self._follow(internal)
+            return
+        if url.scheme().lower() not in OPENABLE_SCHEMES:
+            return
+        # Encoded, the address shows what will be requested (no look-alike characters).
+        address = bytes(url.toEncoded().data()).decode("ascii")
+        if not _shows_address(self._anchor_text(url), address) and not self.confirm_link(address):
+            return
+        self.open_url(url)
+
+    # -- rendering --------------------------------------------------------
+
+    def _schedule_render(self) -> None:
+        if self._render_timer.isActive():
+            return  # the coming render picks up this text too
+        since_s = time.perf_counter() - self._last_render_s
+        self._render_timer.start(max(0, round((self._render_gap_s - since_s) * 1000)))
+
+    def _render(self, reply: _ReplyDoc, *, final: bool) -> None:
+        """Show what arrived since the last render; `final` also renders the tail whole."""
+        started_s = time.perf_counter()
+        at_end = self._is_at_end()
+        edit = QTextCursor(self.document())
+        edit.beginEditBlock()  # one layout pass for all the changes below
+        try:
+            if reply.reasoning_dirty:
+                self._show_reasoning(reply)
+            if reply.pending or final:
+                self._render_answer(reply, final=final)
+        finally:
+            edit.endEditBlock()
+        if at_end:
+            self._scroll_to_end()
+        self._last_render_s = time.perf_counter()
+        self._render_gap_s = max(RENDER_INTERVAL_MS / 1000, _BUSY_FACTOR * (self._last_render_s - started_s))
+
+    def _render_answer(self, reply: _ReplyDoc, *, final: bool) -> None:
+        reply.unfrozen += "".join(reply.pending)
+        reply.pending.clear()
+        blocks, tail = split_blocks(reply.unfrozen)
+        if blocks:
+            self._freeze(reply, blocks)
+            reply.unfrozen = tail
+        limit = MAX_BLOCK_CHARS if final else STREAMING_TAIL_CHARS
+        if len(tail) > limit:
+            self._show_plain_tail(reply, tail)
+        elif tail != reply.tail_shown:
+            self._clear_tail(reply)
+            rendered = render_block(tail, dark=self._dark, first_code=len(self._codes))
+            self._codes.extend(rendered.codes)
+            reply.end = self._insert_html(reply.frozen_end, rendered.html)
+            reply.tail_shown = tail
+
+    def _freeze(self, reply: _ReplyDoc, blocks: list[str]) -> None:
+        """Render complete blocks once, in place of the tail they grew from."""
+        self._clear_tail(reply)
+        html: list[str] = []
+        for block in blocks:
+            rendered = render_block(block, dark=self._dark, first_code=len(self._codes))
+            self._codes.extend(rendered.codes)
+            html.append(rendered.html)
+        reply.frozen_end = reply.end = self._insert_html(reply.frozen_end, "".join(html))
+        reply.frozen_codes = len(self._codes)
+        reply.frozen_source.append("".join(blocks))
+
+    def _clear_tail(self, reply: _ReplyDoc) -> None:
+        if reply.end > reply.frozen_end:
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(reply.frozen_end)
+            cursor.setPosition(reply.end, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+        reply.end = reply.frozen_end
+        self._forget_codes(reply.frozen_codes)
+        reply.tail_shown = None
+        reply.plain_chars = reply.plain_line_chars = 0
+
+    def _show_plain_tail(self, reply: _ReplyDoc, tail: str) -> None:
+        """A tail too long to format: plain text, appended in place after the first time."""
+        if reply.plain_chars == 0:
+            self._clear_tail(reply)
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(self._insert_html(reply.frozen_end, plain_note_html(len(self._codes))))
+            cursor.insertBlock(QTextBlockFormat(), _plain_format())
+            self._whole_blocks.add(len(self._codes))
+            self._codes.append(tail)
+        else:
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(reply.end)
+            self._codes[reply.frozen_codes] = tail
+        reply.plain_line_chars = _insert_plain(cursor, tail[reply.plain_chars :], reply.plain_line_chars)
+        reply.plain_chars = len(tail)
+        reply.end = cursor.position()
+
+    def _insert_html(self, position: int, html: str) -> int:
+        """Insert rendered blocks at the end of the block at `position`; return where they end."""
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(position)
+        if html:
+            cursor.insertHtml(_EMPTY_PARAGRAPH + html)
+        return cursor.position()
+
+    def _forget_codes(self, first: int) -> None:
+        del self._codes[first:]
+        self._whole_blocks = {index for index in self._whole_blocks if index < first}
+
+    # -- reasoning ---------------------------------------------------------
+
+    def _show_reasoning(self, reply: _ReplyDoc) -> None:
+        """Write the reasoning line (and the new reasoning text, when expanded)."""
+        reply.reasoning_dirty = False
+        cursor = QTextCursor(self.document())
+        if reply.toggle_end == reply.start:
+            cursor.setPosition(reply.start)
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        else:
+            cursor.setPosition(reply.start + 1)
+            cursor.setPosition(reply.toggle_end, QTextCursor.MoveMode.KeepAnchor)
+        arrow = "▾" if reply.expanded else "▸"
+        words = reply.reasoning_words
+        label = f"{arrow} Reasoning ({words} word{'' if words == 1 else 's'})"
+        cursor.insertText(label, _link_format(toggle_reasoning_link(reply.index), colour=_GREY))
+        self._moved_answer(reply, cursor.position() - reply.toggle_end)
+        reply.toggle_end = cursor.position()
+        if reply.expanded:
+            self._append_reasoning_text(reply)
+
+    def _append_reasoning_text(self, reply: _ReplyDoc) -> None:
+        text = reply.reasoning_text()[reply.reasoning_shown :]
+        if not text:
+            return
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(reply.answer_start)
+        if reply.reasoning_shown == 0:
+            cursor.insertBlock(QTextBlockFormat(), _reasoning_format())
+            text = text.lstrip("\n")
+        cursor.insertText(text, _reasoning_format())
+        reply.reasoning_shown = len(reply.reasoning_text())
+        self._moved_answer(reply, cursor.position() - reply.answer_start)
+
+    def _hide_reasoning_text(self, reply: _ReplyDoc) -> None:
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(reply.toggle_end)
+        cursor.setPosition(reply.answer_start, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        reply.reasoning_shown = 0
+        self._moved_answer(reply, reply.toggle_end - reply.answer_start)
+
+    def _moved_answer(self, reply: _ReplyDoc, delta: int) -> None:
+        """`delta` characters were inserted before `reply`'s answer: move what follows."""
+        reply.shift_answer(delta)
+        for later in self._replies[reply.index + 1 :]:
+            later.shift(delta)
+
+    def _toggle_reasoning(self, reply: _ReplyDoc) -> None:
+        edit = QTextCursor(self.document())
+        edit.beginEditBlock()
+        try:
+            if reply.expanded:
+                self._hide_reasoning_text(reply)
+            reply.expanded = not reply.expanded
+            self._show_reasoning(reply)
+        finally:
+            edit.endEditBlock()
+
+    # -- links ------------------------------------------------------------
+
+    def _follow(self, link: InternalLink) -> None:
+        if link.action == "copy-block" and link.index < len(self._codes):
+            code = self._codes[link.index]
+            QGuiApplication.clipboard().setText(fence_body(code) if link.index in self._whole_blocks else code)
+        elif link.action == "copy-reply" and link.index < len(self._replies):
+            QGuiApplication.clipboard().setText(self._replies[link.index].source())
+        elif link.action == "toggle-reasoning" and link.index < len(self._replies):
+            self._toggle_reasoning(self._replies[link.index])
+
+    def _anchor_text(self, url: QUrl) -> str:
+        """The text of the clicked link (by mouse, or selected by keyboard)."""
+        if self._click_pos is None:
+            cursor = self.textCursor()
+            if cursor.hasSelection():
+                return cursor.selectedText()
+        else:
+            cursor = self.cursorForPosition(self._click_pos)
+        return _link_text_at(cursor.block(), cursor.position(), url)
+
+    def _ask_before_opening(self, address: str) -> bool:
+        answer = QMessageBox.question(
+            self,
+            "Open link",
+            f"Open this address in your web browser?\n\n{address}",
+            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Open
+
+    # -- the thread ---------------------------------------------------------
+
+    def _latest(self) -> _ReplyDoc:
+        return self._replies[-1] if self._replies else self._start_reply(None)
+
+    def _start_reply(self, prompt: str | None) -> _ReplyDoc:
+        if self._replies and self._replies[-1].ended is None:
+            self._render(self._replies[-1], final=True)  # it will not stream any more
+        cursor = self._end_cursor()
+        if prompt is not None:
+            if not self.document().isEmpty():
+                cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+                cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+            cursor.insertText(prompt, _prompt_format(self._dark))
+        reply = _ReplyDoc(len(self._replies), prompt, cursor.position(), len(self._codes))
+        self._replies.append(reply)
+        return reply
+
+    def _rebuild(self) -> None:
+        """Render the whole thread again (the palette turned light or dark)."""
+        self._render_timer.stop()
+        old, self._replies = self._replies, []
+        self._forget_codes(0)
+        self.document().clear()
+        for reply in old:
+            new = self._start_reply(reply.prompt)
+            new.expanded = reply.expanded
+            self.append_reasoning(reply.reasoning_text())
+            self.append_text(reply.source())
+            if reply.ended is not None:
+                self.end_reply(reply.ended)
+        if self._replies:
+            self._render(self._replies[-1], final=False)
+
+    def _end_cursor(self) -> QTextCursor:
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        return cursor
+
+    def _is_dark(self) -> bool:
+        # The palette follows the system's colour scheme (QStyleHints.colorScheme)
+        # and any palette the app sets, so it is what the text is drawn on.
+        return self.palette().color(QPalette.ColorRole.Base).lightness() < 128
+
+    def _is_at_end(self) -> bool:
+        bar = self.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 4
 
     def _scroll_to_end(self) -> None:
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
 
 
-def _prompt_format() -> QTextCharFormat:
+def _insert_plain(cursor: QTextCursor, text: str, line_chars: int) -> int:
+    """Insert plain text, breaking lines longer than _PLAIN_LINE_CHARS; return the last line's length."""
+    fmt = _plain_format()
+    while text:
+        newline = text.find("\n")
+        line_end = len(text) if newline < 0 else newline
+        if line_chars + line_end <= _PLAIN_LINE_CHARS:
+            piece = text if newline < 0 else text[: newline + 1]
+            cursor.insertText(piece, fmt)
+            line_chars = line_chars + len(piece) if newline < 0 else 0
+            text = text[len(piece) :]
+            continue
+        room = max(1, _PLAIN_LINE_CHARS - line_chars)
+        cut = text.rfind(" ", 0, room) + 1 or room
+        cursor.insertText(text[:cut], fmt)
+        cursor.insertBlock(QTextBlockFormat(), fmt)
+        line_chars = 0
+        text = text[cut:]
+    return line_chars
+
+
+def _count_words(text: str, words: int, in_word: bool) -> tuple[int, bool]:
+    """Words so far after `text` is appended, and whether it ends inside a word."""
+    if not text:
+        return words, in_word
+    added = len(text.split())
+    if in_word and added and not text[0].isspace():
+        added -= 1  # the first word continues the last one
+    return words + added, not text[-1].isspace()
+
+
+def _link_text_at(block: QTextBlock, position: int, url: QUrl) -> str:
+    """The text of the run of fragments linking to `url` around `position`."""
+    run: list[str] = []
+    run_has_position = False
+    it = block.begin()
+    while not it.atEnd():
+        fragment = it.fragment()
+        it += 1
+        if QUrl(fragment.charFormat().anchorHref()) != url:
+            if run_has_position:
+                break
+            run, run_has_position = [], False
+            continue
+        run.append(fragment.text())
+        start = fragment.position()
+        run_has_position = run_has_position or start <= position <= start + fragment.length()
+    return "".join(run) if run_has_position else ""
+
+
+def _shows_address(text: str, address: str) -> bool:
+    """Whether a link's text is its own address, so the user already sees where it goes."""
+    text = text.strip()
+    if not text:
+        return False
+    if text in (address, address.removeprefix("mailto:")):
+        return True
+    return QUrl(text).toEncoded() == QUrl(address).toEncoded()
+
+
+def _prompt_format(dark: bool) -> QTextCharFormat:
     fmt = QTextCharFormat()
     fmt.setFontWeight(QFont.Weight.Bold)
-    fmt.setForeground(QColor("#555555"))
+    fmt.setForeground(QColor("#a8a8a8" if dark else "#555555"))
     return fmt
 
 
@@ -131,4 +610,36 @@ def _note_format() -> QTextCharFormat:
     fmt = QTextCharFormat()
     fmt.setFontItalic(True)
     fmt.setForeground(QColor("#b7791f"))
+    return fmt
+
+
+def _reasoning_format() -> QTextCharFormat:
+    fmt = QTextCharFormat()
+    fmt.setForeground(QColor(_GREY))
+    return fmt
+
+
+def _plain_format() -> QTextCharFormat:
+    fmt = QTextCharFormat()
+    fmt.setFontFamilies(["monospace"])
+    fmt.setFontFixedPitch(True)
+    return fmt
+
+
+def _link_format(address: str, colour: str | None = None) -> QTextCharFormat:
+    fmt = QTextCharFormat()
+    fmt.setAnchor(True)
+    fmt.setAnchorHref(address)
+    if colour is not None:
+        fmt.setForeground(QColor(colour))
+    else:
+        fmt.setForeground(QGuiApplication.palette().color(QPalette.ColorRole.Link))
+        fmt.setFontUnderline(True)
+    return fmt
+
+
+def _copy_reply_block_format() -> QTextBlockFormat:
+    fmt = QTextBlockFormat()
+    fmt.setAlignment(Qt.AlignmentFlag.AlignRight)
+    fmt.setTopMargin(4)
     return fmt

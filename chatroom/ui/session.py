@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from chatroom.core.catalog import Catalog, ModelInfo
 from chatroom.core.errors import ChatroomError, KeyringUnavailable, StreamInterrupted
+from chatroom.core.metrics import estimate_tokens
 from chatroom.core.protocol import (
     Delta,
     Finished,
@@ -162,6 +164,8 @@ class RoomSession(QObject):
         self._tasks: dict[SeatId, asyncio.Task[None]] = {}
         self._replies: set[asyncio.Task[None]] = set()
         self._jobs: set[asyncio.Task[Any]] = set()
+        #: Model catalogues per endpoint (loaded and refreshed by the window).
+        self.catalogs: dict[str, Catalog] = {}
         self._pending: dict[SeatId, list[str]] = {}
         self._status: dict[SeatId, str] = {}
         self._flush_timer = QTimer(self)
@@ -178,6 +182,11 @@ class RoomSession(QObject):
         if not self.room.turns:
             return None
         return self.room.turns[-1].replies.get(seat_id)
+
+    def model_info(self, seat: Seat) -> ModelInfo | None:
+        """The seat's model in its endpoint's catalogue, when there is one."""
+        catalog = self.catalogs.get(seat.endpoint)
+        return catalog.find(seat.model) if catalog is not None else None
 
     def status_line(self, seat_id: SeatId) -> str:
         """A transient note for the pane, e.g. 'retrying in 2 s'."""
@@ -244,16 +253,16 @@ class RoomSession(QObject):
         called when the job is cancelled (window closed).
         """
 
-        async def run() -> None:
-            try:
-                result: T | BaseException = await job
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # handed to the caller, which shows it
-                result = exc
-            on_done(result)
+        def done(task: asyncio.Task[T]) -> None:
+            if task.cancelled():
+                return
+            error = task.exception()
+            on_done(error if error is not None else task.result())
 
-        task = asyncio.get_event_loop().create_task(run())
+        # The job itself is the task (no wrapper coroutine): cancelled before
+        # its first step, it is closed by asyncio, never left un-awaited.
+        task = asyncio.get_event_loop().create_task(job)
+        task.add_done_callback(done)
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
 
@@ -339,12 +348,11 @@ class RoomSession(QObject):
                 self.reply_changed.emit(seat.id)
         reply.sent_at = time.time()
         client = await self._clients.client_for(seat.endpoint)
-        body = build_request(
-            seat.model,
-            self.room.messages_for(seat.id, turn),
-            self.room.effective_params(seat),
-            ask_usage=True,
-        )
+        messages = self.room.messages_for(seat.id, turn)
+        reply.prompt_tokens_estimate = estimate_tokens(" ".join(m["content"] for m in messages))
+        model = self.model_info(seat)
+        params = self.room.effective_params(seat, model.supports if model else None)
+        body = build_request(seat.model, messages, params, ask_usage=True)
         events = client.stream_chat(body)
         async with contextlib.aclosing(events):
             async for event in events:

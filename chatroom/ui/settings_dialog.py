@@ -1,33 +1,43 @@
-"""SettingsDialog: the OpenRouter endpoint's URL, its API key, the read timeout.
+"""SettingsDialog: the endpoints (URL, concurrency limit, API key), timeouts, the turn budget.
 
-The key field starts empty every time: the stored key is never loaded into a
+The key field starts empty every time: a stored key is never loaded into a
 widget, so it cannot be shoulder-surfed, copied out or left in memory by the
-dialog. Every keyring call and the connection test run through the injected
-`run_job` (RoomSession.run_job in the app), because keyring backends block.
+dialog; it is cleared whenever another endpoint is selected, so a key typed
+for one endpoint is never saved under another. Every keyring call, the
+connection test and the local-server scan run through the injected `run_job`
+(RoomSession.run_job in the app), because keyring backends block.
+
+Keys are saved and deleted at once. Everything else, including the removal
+of an endpoint together with its key, takes effect only on OK.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import ipaddress
 import logging
-from collections.abc import Callable, Coroutine
+import re
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import shiboken6
-from PySide6.QtCore import QEvent, Slot
+from PySide6.QtCore import QEvent, QSignalBlocker, Slot
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractButton,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
     QMessageBox,
     QPushButton,
     QSpinBox,
@@ -35,12 +45,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatroom.core.discovery import KNOWN_LOCAL_SERVERS, FoundServer, detect_local_servers
 from chatroom.core.errors import ChatroomError, KeyringUnavailable
 from chatroom.core.secrets import DEFAULT_ENDPOINT, ENV_VAR, ApiKey, KeySource, KeyStore
-from chatroom.core.settings import OPENROUTER_URL, Endpoint, Settings
+from chatroom.core.settings import OPENROUTER_URL, Endpoint, Settings, is_loopback_url
 
-__all__ = ["MAX_READ_TIMEOUT_S", "MIN_READ_TIMEOUT_S", "BaseUrlCheck", "RunJob",
-           "SettingsDialog", "check_base_url"]
+__all__ = ["MAX_CONCURRENT", "MAX_READ_TIMEOUT_S", "MAX_TURN_BUDGET_USD", "MIN_READ_TIMEOUT_S",
+           "BaseUrlCheck", "RunJob", "SettingsDialog", "check_base_url", "check_endpoint_name"]
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +61,30 @@ RunJob = Callable[[Coroutine[Any, Any, object], Callable[[object], None]], None]
 
 MIN_READ_TIMEOUT_S: Final = 5
 MAX_READ_TIMEOUT_S: Final = 600
+#: The spin box's top; 0 in it means unlimited.
+MAX_CONCURRENT: Final = 64
+MAX_TURN_BUDGET_USD: Final = 1000.0
 ERROR_STYLE: Final = "color: #b3261e;"
 WARNING_STYLE: Final = "color: #8a5300;"
 OK_STYLE: Final = "color: #1b6e2a;"
+_ERROR_COLOR: Final = "#b3261e"
 _KEY_STATUS: Final = {
     KeySource.KEYRING: "A key is stored in the system keyring.",
     KeySource.ENVIRONMENT: f"Using {ENV_VAR} from the environment (not stored).",
     KeySource.NONE: "No key stored.",
 }
+_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]+")
+_MAX_NAME_LENGTH: Final = 40
+#: Endpoint names for what detect_local_servers finds, by kind.
+_NAME_BY_KIND: Final = {"Ollama": "ollama", "llama.cpp": "llamacpp", "LM Studio": "lmstudio",
+                        "vLLM": "vllm"}
+_NEW_ENDPOINT_NAME: Final = "custom"
+_FIXED_NAME_TIP: Final = (
+    "Seats and the stored key refer to an endpoint by its name, so a saved "
+    "endpoint keeps it. To rename one, add a new endpoint and remove this one."
+)
+
+Status = tuple[str, str]  # (text, style sheet)
 
 
 @dataclass(frozen=True)
@@ -113,6 +140,49 @@ def check_base_url(url: str) -> BaseUrlCheck:
     return BaseUrlCheck()
 
 
+def check_endpoint_name(name: str, taken: Collection[str] = ()) -> str | None:
+    """Why `name` cannot name an endpoint, or None when it can.
+
+    It is the key's user name in the keyring and is written into saved seats,
+    so it stays plain: letters, digits, - and _.
+    """
+    if not name:
+        return "Enter a name for the endpoint."
+    if len(name) > _MAX_NAME_LENGTH:
+        return f"Keep the name to {_MAX_NAME_LENGTH} characters."
+    if not _NAME_PATTERN.fullmatch(name):
+        return "Use only letters, digits, - and _ in the name."
+    if name in taken:
+        return f"Another endpoint is already called “{name}”."
+    return None
+
+
+def _unique_name(base: str, taken: Collection[str]) -> str:
+    """`base`, or `base-2`, `base-3`… whichever is free first."""
+    name, number = base, 1
+    while name in taken:
+        number += 1
+        name = f"{base}-{number}"
+    return name
+
+
+def _name_for_kind(kind: str) -> str:
+    slug = re.sub(r"[^a-z0-9_-]", "", kind.lower())
+    return _NAME_BY_KIND.get(kind, slug or "local")
+
+
+def _url_identity(url: str) -> tuple[str, str, int | None, str] | None:
+    """What makes two base URLs the same server (localhost = 127.0.0.1)."""
+    try:
+        parts = urlsplit(url.strip().rstrip("/"))
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return None
+    if host == "localhost":
+        host = "127.0.0.1"
+    return parts.scheme.lower(), host, port, parts.path
+
+
 def _show(label: QLabel, text: str, style: str = "") -> None:
     label.setText(text)
     label.setStyleSheet(style)
@@ -127,11 +197,56 @@ def _message_of(result: BaseException) -> str:
     return f"Unexpected error ({type(result).__name__}); see the log."
 
 
-class SettingsDialog(QDialog):
-    """Edits the OpenRouter endpoint, its API key and the read timeout.
+def _log_removed_key(name: str, result: object) -> None:
+    """After OK: the dialog is gone, so a failure can only be logged."""
+    if isinstance(result, BaseException):
+        log.warning("The key of the removed endpoint %s was not deleted: %s",
+                    name, _message_of(result))
 
-    The key is saved or deleted at once through the keyring; the rest is
-    returned by `updated_settings()` for the caller to apply after OK.
+
+@dataclass(eq=False)  # compared by identity: two drafts may look alike while edited
+class _Draft:
+    """An endpoint as edited in the dialog, and what the dialog knows about its key."""
+
+    name: str
+    base_url: str
+    max_concurrent: int | None
+    #: The endpoint in the settings this draft edits; None for one added here.
+    original: Endpoint | None = None
+    #: Saved endpoints keep their name (seats and the key refer to it).
+    name_locked: bool = False
+    #: Whether the user set the limit; until then a new draft's follows its URL.
+    limit_touched: bool = False
+    key_status: Status | None = None  # None: not asked yet
+    key_serial: int = 0  # a key-status answer for an older question is dropped
+    connection_status: Status = ("", "")
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.name == DEFAULT_ENDPOINT and self.name_locked
+
+    @classmethod
+    def of(cls, endpoint: Endpoint) -> _Draft:
+        return cls(endpoint.name, endpoint.base_url, endpoint.max_concurrent,
+                   original=endpoint, name_locked=True)
+
+
+def _drafts_of(settings: Settings) -> list[_Draft]:
+    """One draft per endpoint, openrouter first (added when missing)."""
+    drafts = [_Draft.of(endpoint) for endpoint in settings.endpoints]
+    builtin = [d for d in drafts if d.name == DEFAULT_ENDPOINT]
+    if not builtin:
+        builtin = [_Draft(DEFAULT_ENDPOINT, OPENROUTER_URL, None, name_locked=True)]
+    return builtin + [d for d in drafts if d.name != DEFAULT_ENDPOINT]
+
+
+class SettingsDialog(QDialog):
+    """Edits the endpoints, their API keys, the read timeout and the turn budget.
+
+    Keys are saved or deleted at once through the keyring; the rest is
+    returned by `updated_settings()` for the caller to apply after OK. On OK,
+    the keys of removed endpoints are deleted through `run_job`.
+    `local_ports` are the (kind, port) pairs "Detect local servers" probes.
     """
 
     def __init__(
@@ -142,66 +257,106 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
         *,
         base_url_override: str | None = None,
+        local_ports: Sequence[tuple[str, int]] = KNOWN_LOCAL_SERVERS,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._settings = settings
         self._keys = keys
         self._run_job = run_job
+        self._base_url_override = base_url_override
+        self._local_ports = tuple(local_ports)
         self._jobs_running = 0
-        self._url_edit = QLineEdit(self._stored_url())
+        self._drafts = _drafts_of(settings)
+        self._removed_names: set[str] = set()
+        #: The "Add" button of each server found and not added yet, with its row.
+        self._found: dict[QPushButton, tuple[FoundServer, QWidget]] = {}
+        self._pending_removal: _Draft | None = None
+        self._make_widgets()
+        self._build()
+        self._connect()
+        self._endpoint_list.addItems([d.name for d in self._drafts])
+        self._endpoint_list.setCurrentRow(0)
+
+    # -- construction ----------------------------------------------------
+
+    def _make_widgets(self) -> None:
+        self._endpoint_list = QListWidget()
+        self._add_button = QPushButton("Add endpoint")
+        self._remove_button = QPushButton("Remove endpoint")
+        self._detect_button = QPushButton("Detect local servers")
+        self._detect_status = QLabel()
+        self._found_box = QWidget()
+        self._found_layout = QVBoxLayout(self._found_box)
+        self._editor_group = QGroupBox()
+        self._name_edit = QLineEdit()
+        self._name_message = QLabel()
+        self._url_edit = QLineEdit()
         self._url_message = QLabel()
         self._override_label = QLabel()
-        self._timeout_spin = QSpinBox()
+        self._limit_spin = QSpinBox()
+        self._key_group = QGroupBox()
         self._key_edit = QLineEdit()
         self._key_status = QLabel()
+        self._key_note = QLabel()
         self._save_button = QPushButton("Save key")
         self._delete_button = QPushButton("Delete key")
         self._test_button = QPushButton("Test connection")
         self._connection_status = QLabel()
+        self._timeout_spin = QSpinBox()
+        self._budget_spin = QDoubleSpinBox()
         self._buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        self._build(base_url_override)
-        self._connect()
-        self.on_url_edit_text_changed(self._url_edit.text())
-        self._refresh_key_status()
 
-    # -- construction ----------------------------------------------------
-
-    def _build(self, base_url_override: str | None) -> None:
+    def _build(self) -> None:
+        left = QVBoxLayout()
+        left.addWidget(self._endpoints_group(), 1)
+        left.addWidget(self._general_group())
+        right = QVBoxLayout()
+        right.addWidget(self._editor())
+        right.addWidget(self._key_section())
+        right.addStretch(1)
+        columns = QHBoxLayout()
+        columns.addLayout(left, 2)
+        columns.addLayout(right, 3)
         layout = QVBoxLayout(self)
-        layout.addWidget(self._endpoint_group(base_url_override))
-        layout.addWidget(self._key_group())
-        layout.addWidget(self._connection_group())
-        layout.addStretch(1)
+        layout.addLayout(columns, 1)
         layout.addWidget(self._buttons)
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(760)
 
-    def _endpoint_group(self, base_url_override: str | None) -> QGroupBox:
-        group = QGroupBox("OpenRouter endpoint")
-        form = QFormLayout(group)
-        self._url_edit.setAccessibleName("Base URL")
-        self._url_edit.setPlaceholderText(OPENROUTER_URL)
-        self._url_edit.setToolTip(
-            "Any OpenAI-compatible server: OpenRouter, a gateway, or a local "
-            "llama.cpp, Ollama, LM Studio or vLLM server."
+    def _endpoints_group(self) -> QGroupBox:
+        group = QGroupBox("Endpoints")
+        layout = QVBoxLayout(group)
+        self._endpoint_list.setAccessibleName("Endpoints")
+        self._endpoint_list.setMinimumHeight(110)
+        layout.addWidget(self._endpoint_list, 1)
+        row = QHBoxLayout()
+        row.addWidget(self._add_button)
+        row.addWidget(self._remove_button)
+        layout.addLayout(row)
+        self._remove_button.setToolTip("The openrouter endpoint is built in and stays.")
+        self._detect_button.setAccessibleName("Detect local servers")
+        ports = ", ".join(str(port) for _, port in self._local_ports)
+        self._detect_button.setToolTip(
+            f"Look for llama.cpp, Ollama, LM Studio or vLLM on this machine (ports {ports})."
         )
-        form.addRow("Base URL", self._url_edit)
-        self._url_message.setWordWrap(True)
-        self._url_message.setAccessibleName("Base URL problem")
-        form.addRow(self._url_message)
-        self._override_label.setWordWrap(True)
-        self._override_label.setAccessibleName("Base URL override")
-        if base_url_override:
-            _show(
-                self._override_label,
-                f"This run uses --base-url {base_url_override} instead. The URL above "
-                "is saved and used when Chatroom starts without --base-url.",
-            )
-        else:
-            self._override_label.hide()
-        form.addRow(self._override_label)
+        detect_row = QHBoxLayout()
+        detect_row.addWidget(self._detect_button)
+        detect_row.addStretch(1)
+        layout.addLayout(detect_row)
+        self._detect_status.setWordWrap(True)
+        self._detect_status.setAccessibleName("Local servers")
+        self._detect_status.hide()
+        layout.addWidget(self._detect_status)
+        self._found_layout.setContentsMargins(0, 0, 0, 0)
+        self._found_box.hide()
+        layout.addWidget(self._found_box)
+        return group
+
+    def _general_group(self) -> QGroupBox:
+        group = QGroupBox("Replies")
+        form = QFormLayout(group)
         self._timeout_spin.setRange(MIN_READ_TIMEOUT_S, MAX_READ_TIMEOUT_S)
         self._timeout_spin.setSuffix(" s")
         self._timeout_spin.setValue(round(self._settings.read_timeout_s))
@@ -210,11 +365,54 @@ class SettingsDialog(QDialog):
             "How long to wait for the next bytes of a reply before giving up."
         )
         form.addRow("Read timeout", self._timeout_spin)
+        spin = self._budget_spin
+        spin.setRange(0.0, MAX_TURN_BUDGET_USD)
+        spin.setDecimals(2)  # cents: a budget finer than that asks for nothing useful
+        spin.setSingleStep(0.05)
+        spin.setPrefix("$")
+        spin.setSpecialValueText("none")
+        spin.setValue(self._settings.turn_budget_usd or 0.0)
+        self._shown_budget = spin.value()
+        spin.setAccessibleName("Turn budget")
+        spin.setToolTip(
+            "Ask before sending a turn whose estimated cost is above this. "
+            "“none”: never ask."
+        )
+        form.addRow("Turn budget (USD)", spin)
         return group
 
-    def _key_group(self) -> QGroupBox:
-        group = QGroupBox("API key")
-        layout = QVBoxLayout(group)
+    def _editor(self) -> QGroupBox:
+        form = QFormLayout(self._editor_group)
+        self._name_edit.setAccessibleName("Name")
+        self._name_edit.setMaxLength(_MAX_NAME_LENGTH)
+        form.addRow("Name", self._name_edit)
+        self._name_message.setWordWrap(True)
+        self._name_message.setAccessibleName("Endpoint name problem")
+        form.addRow(self._name_message)
+        self._url_edit.setAccessibleName("Base URL")
+        self._url_edit.setPlaceholderText("e.g. http://127.0.0.1:8080/v1")
+        self._url_edit.setToolTip(
+            "Any OpenAI-compatible server: OpenRouter, a gateway, or a local "
+            "llama.cpp, Ollama, LM Studio or vLLM server."
+        )
+        form.addRow("Base URL", self._url_edit)
+        for label, name in ((self._url_message, "Base URL problem"),
+                            (self._override_label, "Base URL override")):
+            label.setWordWrap(True)
+            label.setAccessibleName(name)
+            form.addRow(label)
+        self._limit_spin.setRange(0, MAX_CONCURRENT)
+        self._limit_spin.setSpecialValueText("unlimited")
+        self._limit_spin.setAccessibleName("Max concurrent replies")
+        self._limit_spin.setToolTip(
+            "How many replies may stream from this server at once; the others wait "
+            "in a queue. A server on this machine usually serves one at a time."
+        )
+        form.addRow("Max concurrent replies", self._limit_spin)
+        return self._editor_group
+
+    def _key_section(self) -> QGroupBox:
+        layout = QVBoxLayout(self._key_group)
         self._key_status.setWordWrap(True)
         self._key_status.setAccessibleName("Key status")
         layout.addWidget(self._key_status)
@@ -226,22 +424,7 @@ class SettingsDialog(QDialog):
         row.addWidget(self._save_button)
         row.addWidget(self._delete_button)
         row.addStretch(1)
-        layout.addLayout(row)
-        note = QLabel(
-            "Keys are kept in the system keyring, never in a file. "
-            f"{ENV_VAR}, when set, is used instead for that run."
-        )
-        note.setWordWrap(True)
-        note.setStyleSheet("color: palette(placeholder-text);")
-        layout.addWidget(note)
-        return group
-
-    def _connection_group(self) -> QGroupBox:
-        group = QGroupBox("Connection")
-        layout = QVBoxLayout(group)
-        row = QHBoxLayout()
         row.addWidget(self._test_button)
-        row.addStretch(1)
         layout.addLayout(row)
         self._connection_status.setWordWrap(True)
         self._connection_status.setAccessibleName("Connection status")
@@ -251,10 +434,20 @@ class SettingsDialog(QDialog):
             "Ask the server for its models with the URL above and the key "
             "(the one typed, else the stored one). Spends no tokens."
         )
-        return group
+        self._key_note.setWordWrap(True)
+        self._key_note.setStyleSheet("color: palette(placeholder-text);")
+        layout.addWidget(self._key_note)
+        return self._key_group
 
     def _connect(self) -> None:
+        self._endpoint_list.currentRowChanged.connect(self.on_endpoint_list_current_row_changed)
+        self._add_button.clicked.connect(self.on_add_button_clicked)
+        self._remove_button.clicked.connect(self.on_remove_button_clicked)
+        self._detect_button.clicked.connect(self.on_detect_button_clicked)
+        self._name_edit.textChanged.connect(self.on_name_edit_text_changed)
+        self._name_edit.editingFinished.connect(self.on_name_edit_editing_finished)
         self._url_edit.textChanged.connect(self.on_url_edit_text_changed)
+        self._limit_spin.valueChanged.connect(self.on_limit_spin_value_changed)
         self._save_button.clicked.connect(self.on_save_button_clicked)
         self._delete_button.clicked.connect(self.on_delete_button_clicked)
         self._test_button.clicked.connect(self.on_test_button_clicked)
@@ -264,21 +457,25 @@ class SettingsDialog(QDialog):
     # -- public API ------------------------------------------------------
 
     def updated_settings(self) -> Settings:
-        """A copy of the settings with the dialog's base URL and timeout (never a key).
+        """A copy of the settings with the dialog's endpoints, timeout and budget (never a key).
 
-        An invalid URL is not taken: the stored one stays.
+        An endpoint with an invalid name or URL is not taken: a saved one
+        stays as it was, a new one is left out.
         """
         updated = copy.deepcopy(self._settings)
         updated.read_timeout_s = float(self._timeout_spin.value())
-        url = self._url_edit.text().strip()
-        if not check_base_url(url).is_valid:
-            return updated
-        for endpoint in updated.endpoints:
-            if endpoint.name == DEFAULT_ENDPOINT:
-                endpoint.base_url = url
-                break
-        else:
-            updated.endpoints.insert(0, Endpoint(DEFAULT_ENDPOINT, url))
+        updated.turn_budget_usd = self._budget()
+        endpoints: list[Endpoint] = []
+        for index, draft in enumerate(self._drafts):
+            if self._problem_of(index) is None:
+                endpoints.append(
+                    Endpoint(draft.name, draft.base_url.strip(), draft.max_concurrent)
+                )
+            elif draft.original is not None:
+                endpoints.append(copy.deepcopy(draft.original))
+        if not any(e.name == DEFAULT_ENDPOINT for e in endpoints):
+            endpoints.insert(0, Endpoint(DEFAULT_ENDPOINT, OPENROUTER_URL))
+        updated.endpoints = endpoints
         return updated
 
     def event(self, event: QEvent) -> bool:
@@ -292,11 +489,18 @@ class SettingsDialog(QDialog):
         return handled
 
     def accept(self) -> None:
-        """Close with OK, unless the base URL is invalid (then say why and stay)."""
-        check = check_base_url(self._url_edit.text())
-        if not check.is_valid:
-            self._url_edit.setFocus()
-            return
+        """Close with OK, unless an endpoint is invalid (then show it and stay)."""
+        for index in range(len(self._drafts)):
+            problem = self._problem_of(index)
+            if problem is not None:
+                self._endpoint_list.setCurrentRow(index)
+                edit = self._name_edit if problem == "name" else self._url_edit
+                edit.setFocus()
+                return
+        kept = {draft.name for draft in self._drafts}
+        for name in sorted(self._removed_names - kept):
+            deletion = asyncio.to_thread(self._keys.delete, name)
+            self._run_job(deletion, functools.partial(_log_removed_key, name))
         self._key_edit.clear()
         super().accept()
 
@@ -306,11 +510,111 @@ class SettingsDialog(QDialog):
 
     # -- state -----------------------------------------------------------
 
-    def _stored_url(self) -> str:
-        try:
-            return self._settings.endpoint(DEFAULT_ENDPOINT).base_url
-        except KeyError:
-            return OPENROUTER_URL
+    @property
+    def _current(self) -> _Draft:
+        return self._drafts[max(self._endpoint_list.currentRow(), 0)]
+
+    def _budget(self) -> float | None:
+        value = self._budget_spin.value()
+        if value == self._shown_budget:
+            # Untouched: keep the stored value, even one finer than cents.
+            return self._settings.turn_budget_usd
+        return value or None
+
+    def _name_problem(self, index: int) -> str | None:
+        """Why the draft at `index` has a bad name; an earlier draft keeps a shared name."""
+        draft = self._drafts[index]
+        if draft.name_locked:
+            return None  # saved, or checked when its key was saved; an old file may hold any name
+        taken = {other.name for other in self._drafts[:index]}
+        return check_endpoint_name(draft.name, taken)
+
+    def _problem_of(self, index: int) -> str | None:
+        """Which field keeps the draft at `index` from being saved ("name", "url"), if any."""
+        if self._name_problem(index) is not None:
+            return "name"
+        if not check_base_url(self._drafts[index].base_url).is_valid:
+            return "url"
+        return None
+
+    def _refresh_checks(self) -> None:
+        """Show the current draft's problems, mark bad drafts in the list, gate OK."""
+        all_valid = True
+        for index, draft in enumerate(self._drafts):
+            item = self._endpoint_list.item(index)
+            name_problem = self._name_problem(index)
+            url_problem = check_base_url(draft.base_url).error
+            problem = name_problem or url_problem
+            all_valid = all_valid and problem is None
+            item.setText(draft.name or "(no name)")
+            item.setToolTip(problem or draft.base_url)
+            item.setForeground(QColor(_ERROR_COLOR) if problem else self.palette().text())
+        row = self._endpoint_list.currentRow()
+        _show(self._name_message, self._name_problem(row) or "", ERROR_STYLE)
+        check = check_base_url(self._current.base_url)
+        if check.error is not None:
+            _show(self._url_message, check.error, ERROR_STYLE)
+        elif check.warning is not None:
+            _show(self._url_message, "⚠ " + check.warning, WARNING_STYLE)
+        else:
+            _show(self._url_message, "")
+        self._buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(all_valid)
+
+    def _show_draft(self, draft: _Draft) -> None:
+        """Fill the editor and the key section with `draft`."""
+        with QSignalBlocker(self._name_edit), QSignalBlocker(self._url_edit), \
+                QSignalBlocker(self._limit_spin):
+            self._name_edit.setText(draft.name)
+            self._url_edit.setText(draft.base_url)
+            self._limit_spin.setValue(min(draft.max_concurrent or 0, MAX_CONCURRENT))
+        self._lock_name(draft.name_locked)
+        self._key_edit.clear()  # a key typed for one endpoint is never saved for another
+        self._show_titles(draft)
+        override = self._base_url_override if draft.is_builtin else None
+        _show(self._override_label, "" if not override else
+              f"This run uses --base-url {override} instead. The URL above is saved "
+              "and used when Chatroom starts without --base-url.")
+        _show(self._connection_status, *draft.connection_status)
+        if draft.key_status is None:
+            self._refresh_key_status(draft)
+        else:
+            _show(self._key_status, *draft.key_status)
+        self._refresh_checks()
+        self._update_buttons()
+
+    def _lock_name(self, locked: bool) -> None:
+        # Without a frame, a fixed name reads as text rather than as a field.
+        self._name_edit.setReadOnly(locked)
+        self._name_edit.setFrame(not locked)
+        self._name_edit.setStyleSheet("background: transparent;" if locked else "")
+        self._name_edit.setToolTip(_FIXED_NAME_TIP if locked else "")
+
+    def _show_titles(self, draft: _Draft) -> None:
+        name = draft.name or "new endpoint"
+        self._editor_group.setTitle(f"Endpoint “{name}”")
+        self._key_group.setTitle(f"API key for “{name}”")
+        if draft.is_builtin:
+            note = (f"Keys are kept in the system keyring, never in a file. {ENV_VAR}, "
+                    "when set, is used instead for that run.")
+        else:
+            note = ("Keys are kept in the system keyring under the endpoint's name, never "
+                    "in a file. A server on this machine usually needs none.")
+        self._key_note.setText(note)
+
+    def _set_key_status(self, draft: _Draft, text: str, style: str = "") -> None:
+        draft.key_status = (text, style)
+        if draft is self._current:
+            _show(self._key_status, text, style)
+
+    def _set_connection_status(self, draft: _Draft, text: str, style: str = "") -> None:
+        draft.connection_status = (text, style)
+        if draft is self._current:
+            _show(self._connection_status, text, style)
+
+    def _add_draft(self, draft: _Draft) -> None:
+        self._drafts.append(draft)
+        self._endpoint_list.addItem(draft.name)
+        self._endpoint_list.setCurrentRow(len(self._drafts) - 1)
 
     def _start(self, job: Coroutine[Any, Any, object], on_done: Callable[[object], None]) -> None:
         """Run `job` with the buttons disabled; `on_done` only while the dialog exists."""
@@ -328,109 +632,297 @@ class SettingsDialog(QDialog):
 
     def _update_buttons(self) -> None:
         idle = self._jobs_running == 0
-        for button in (self._save_button, self._delete_button, self._test_button):
+        for button in (self._save_button, self._delete_button, self._test_button,
+                       self._detect_button):
             button.setEnabled(idle)
+        self._remove_button.setEnabled(not self._current.is_builtin)
 
-    def _refresh_key_status(self, prefix: str = "") -> None:
-        _show(self._key_status, "Checking the keyring…")
-        self._start(
-            asyncio.to_thread(self._keys.source, DEFAULT_ENDPOINT),
-            lambda result: self._on_key_source(result, prefix),
-        )
+    def _refresh_key_status(self, draft: _Draft, prefix: str = "") -> None:
+        draft.key_serial += 1
+        serial = draft.key_serial
+        if self._name_error(draft) is not None:
+            self._set_key_status(draft, "Give the endpoint a valid name to store a key for it.")
+            return
+        self._set_key_status(draft, "Checking the keyring…")
 
-    def _on_key_source(self, result: object, prefix: str) -> None:
-        if isinstance(result, KeySource):
-            _show(self._key_status, prefix + _KEY_STATUS[result])
-        elif isinstance(result, KeyringUnavailable):
-            _show(self._key_status, prefix + str(result), ERROR_STYLE)
-        elif isinstance(result, BaseException):
-            _show(self._key_status, prefix + _message_of(result), ERROR_STYLE)
+        def on_source(result: object) -> None:
+            if draft.key_serial != serial:
+                return  # the name changed meanwhile; a newer answer is coming
+            if isinstance(result, KeySource):
+                self._set_key_status(draft, prefix + _KEY_STATUS[result])
+            elif isinstance(result, KeyringUnavailable):
+                self._set_key_status(draft, prefix + str(result), ERROR_STYLE)
+            elif isinstance(result, BaseException):
+                self._set_key_status(draft, prefix + _message_of(result), ERROR_STYLE)
 
-    # -- slots -----------------------------------------------------------
+        self._start(asyncio.to_thread(self._keys.source, draft.name), on_source)
 
-    @Slot(str)
-    def on_url_edit_text_changed(self, text: str) -> None:
-        check = check_base_url(text)
-        if check.error is not None:
-            _show(self._url_message, check.error, ERROR_STYLE)
-        elif check.warning is not None:
-            _show(self._url_message, "⚠ " + check.warning, WARNING_STYLE)
-        else:
-            _show(self._url_message, "")
-        ok = self._buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setEnabled(check.is_valid)
+    def _name_error(self, draft: _Draft) -> str | None:
+        """Why the draft's name cannot hold a key; a duplicate's key is another endpoint's."""
+        if draft in self._drafts:
+            return self._name_problem(self._drafts.index(draft))
+        return check_endpoint_name(draft.name)
+
+    def _keyable(self, draft: _Draft) -> bool:
+        """Whether a key can be stored under the draft's name; says why not otherwise."""
+        if self._name_error(draft) is None:
+            return True
+        self._set_key_status(draft, "Give the endpoint a valid name first.", ERROR_STYLE)
+        return False
+
+    # -- slots: the endpoint list ----------------------------------------
+
+    @Slot(int)
+    def on_endpoint_list_current_row_changed(self, row: int) -> None:
+        if 0 <= row < len(self._drafts):
+            self._show_draft(self._drafts[row])
 
     @Slot()
-    def on_save_button_clicked(self) -> None:
-        key = self._key_edit.text()
-        if not key.strip():
-            _show(self._key_status, "Paste a key into the field first.", ERROR_STYLE)
-            return
-        _show(self._key_status, "Saving the key…")
-        # Wrapped in ApiKey: qasync's executor logs the arguments of every call
-        # at DEBUG, and a plain str would print the key there.
-        self._start(asyncio.to_thread(self._store_key, ApiKey(key)), self._on_key_saved)
-
-    def _store_key(self, key: ApiKey) -> None:
-        """Runs in a worker thread: the keyring call blocks."""
-        self._keys.set(DEFAULT_ENDPOINT, key.reveal())
-
-    def _on_key_saved(self, result: object) -> None:
-        if isinstance(result, BaseException):
-            _show(self._key_status, _message_of(result), ERROR_STYLE)
-            return
-        self._key_edit.clear()
-        self._refresh_key_status("Key saved. ")
+    def on_add_button_clicked(self) -> None:
+        name = _unique_name(_NEW_ENDPOINT_NAME, {d.name for d in self._drafts})
+        self._add_draft(_Draft(name, "", None))
+        self._name_edit.setFocus()
+        self._name_edit.selectAll()
 
     @Slot()
-    def on_delete_button_clicked(self) -> None:
+    def on_remove_button_clicked(self) -> None:
+        draft = self._current
+        if draft.is_builtin:
+            return
+        self._pending_removal = draft
         box = QMessageBox(
             QMessageBox.Icon.Question,
-            "Delete key",
-            "Delete the OpenRouter API key from the system keyring?",
+            "Remove endpoint",
+            f"Remove the endpoint “{draft.name}”?\n\nWhen you press OK in Settings, "
+            "its API key, if one is stored, is deleted from the system keyring too.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             self,
         )
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.buttonClicked.connect(self.on_confirm_box_button_clicked)
+        box.buttonClicked.connect(self.on_remove_box_button_clicked)
         box.finished.connect(box.deleteLater)
         box.open()  # not exec(): no nested event loop under qasync
 
     @Slot(QAbstractButton)
-    def on_confirm_box_button_clicked(self, button: QAbstractButton) -> None:
+    def on_remove_box_button_clicked(self, button: QAbstractButton) -> None:
+        box, draft = self.sender(), self._pending_removal
+        self._pending_removal = None
+        if not isinstance(box, QMessageBox) or draft not in self._drafts:
+            return
+        if box.standardButton(button) != QMessageBox.StandardButton.Yes:
+            return
+        row = self._drafts.index(draft)
+        del self._drafts[row]
+        if check_endpoint_name(draft.name) is None:
+            self._removed_names.add(draft.name)
+        with QSignalBlocker(self._endpoint_list):
+            self._endpoint_list.takeItem(row)
+            self._endpoint_list.setCurrentRow(min(row, len(self._drafts) - 1))
+        self._show_draft(self._current)
+
+    # -- slots: local servers --------------------------------------------
+
+    @Slot()
+    def on_detect_button_clicked(self) -> None:
+        self._clear_found()
+        _show(self._detect_status, "Looking for local servers…")
+        self._start(detect_local_servers(self._local_ports), self._on_servers_detected)
+
+    def _clear_found(self) -> None:
+        for button in list(self._found):
+            self._drop_found_row(button)
+
+    def _drop_found_row(self, button: QPushButton) -> FoundServer:
+        server, row = self._found.pop(button)
+        self._found_layout.removeWidget(row)
+        row.deleteLater()
+        self._found_box.setVisible(bool(self._found))
+        return server
+
+    def _on_servers_detected(self, result: object) -> None:
+        if isinstance(result, BaseException):
+            _show(self._detect_status, _message_of(result), ERROR_STYLE)
+            return
+        if not isinstance(result, list):
+            return
+        found = [server for server in result if isinstance(server, FoundServer)]
+        new = [s for s in found if not self._is_configured(s.base_url)]
+        if not found:
+            ports = ", ".join(str(port) for _, port in self._local_ports)
+            _show(self._detect_status, f"No local servers found on ports {ports}.")
+        elif not new:
+            kinds = ", ".join(s.kind for s in found)
+            _show(self._detect_status, f"Found {kinds}, already in the list.")
+        else:
+            _show(self._detect_status, "Found on this machine:")
+            for server in new:
+                self._add_found_row(server)
+            self._found_box.show()
+
+    def _is_configured(self, base_url: str) -> bool:
+        identity = _url_identity(base_url)
+        return any(_url_identity(d.base_url) == identity for d in self._drafts)
+
+    def _add_found_row(self, server: FoundServer) -> None:
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        count = len(server.models)
+        label = QLabel(f"{server.kind} on {urlsplit(server.base_url).netloc}, "
+                       f"{count} model{'' if count == 1 else 's'}")
+        label.setWordWrap(True)  # a long kind must not widen the column
+        label.setToolTip("\n".join([server.base_url, *server.models[:20]]))
+        layout.addWidget(label, 1)
+        add = QPushButton("Add")
+        add.setAccessibleName(f"Add {server.kind} at {server.base_url}")
+        add.clicked.connect(self.on_found_add_button_clicked)
+        layout.addWidget(add)
+        self._found[add] = (server, row)
+        self._found_layout.addWidget(row)
+
+    @Slot()
+    def on_found_add_button_clicked(self) -> None:
+        button = self.sender()
+        if not isinstance(button, QPushButton) or button not in self._found:
+            return
+        server = self._drop_found_row(button)
+        if self._is_configured(server.base_url):
+            return  # added meanwhile by hand
+        name = _unique_name(_name_for_kind(server.kind), {d.name for d in self._drafts})
+        # Endpoint resolves the limit from the URL: 1 for a server on this machine.
+        limit = Endpoint(name, server.base_url).max_concurrent
+        self._add_draft(_Draft(name, server.base_url, limit))
+        _show(self._detect_status, f"Added {server.kind} as “{name}”.", OK_STYLE)
+
+    # -- slots: the editor -----------------------------------------------
+
+    @Slot(str)
+    def on_name_edit_text_changed(self, text: str) -> None:
+        draft = self._current
+        if draft.name_locked:
+            return
+        draft.name = text.strip()
+        draft.key_serial += 1  # a pending answer is for the old name
+        draft.key_status = None
+        _show(self._key_status, "")
+        self._show_titles(draft)
+        self._refresh_checks()
+
+    @Slot()
+    def on_name_edit_editing_finished(self) -> None:
+        draft = self._current
+        if draft.key_status is None:
+            self._refresh_key_status(draft)
+
+    @Slot(str)
+    def on_url_edit_text_changed(self, text: str) -> None:
+        draft = self._current
+        draft.base_url = text
+        if draft.original is None and not draft.limit_touched:
+            draft.max_concurrent = 1 if is_loopback_url(text.strip()) else None
+            with QSignalBlocker(self._limit_spin):
+                self._limit_spin.setValue(draft.max_concurrent or 0)
+        self._refresh_checks()
+
+    @Slot(int)
+    def on_limit_spin_value_changed(self, value: int) -> None:
+        draft = self._current
+        draft.max_concurrent = value or None
+        draft.limit_touched = True
+
+    # -- slots: the key --------------------------------------------------
+
+    @Slot()
+    def on_save_button_clicked(self) -> None:
+        draft, key = self._current, self._key_edit.text()
+        if not key.strip():
+            self._set_key_status(draft, "Paste a key into the field first.", ERROR_STYLE)
+            return
+        if not self._keyable(draft):
+            return
+        # The key is stored under this name, so the name stays from now on.
+        draft.name_locked = True
+        self._lock_name(True)
+        self._set_key_status(draft, "Saving the key…")
+        # Wrapped in ApiKey: qasync's executor logs the arguments of every call
+        # at DEBUG, and a plain str would print the key there.
+        self._start(
+            asyncio.to_thread(self._store_key, draft.name, ApiKey(key)),
+            lambda result: self._on_key_saved(draft, result),
+        )
+
+    def _store_key(self, name: str, key: ApiKey) -> None:
+        """Runs in a worker thread: the keyring call blocks."""
+        self._keys.set(name, key.reveal())
+
+    def _on_key_saved(self, draft: _Draft, result: object) -> None:
+        if isinstance(result, BaseException):
+            self._set_key_status(draft, _message_of(result), ERROR_STYLE)
+            return
+        if draft is self._current:
+            self._key_edit.clear()
+        self._refresh_key_status(draft, "Key saved. ")
+
+    @Slot()
+    def on_delete_button_clicked(self) -> None:
+        draft = self._current
+        if not self._keyable(draft):
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Delete key",
+            f"Delete the API key of “{draft.name}” from the system keyring?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(self.on_delete_box_button_clicked)
+        box.finished.connect(box.deleteLater)
+        box.open()  # not exec(): no nested event loop under qasync
+
+    @Slot(QAbstractButton)
+    def on_delete_box_button_clicked(self, button: QAbstractButton) -> None:
         box = self.sender()
         if not isinstance(box, QMessageBox):
             return
         if box.standardButton(button) != QMessageBox.StandardButton.Yes:
             return
-        _show(self._key_status, "Deleting the key…")
-        self._start(asyncio.to_thread(self._keys.delete, DEFAULT_ENDPOINT), self._on_key_deleted)
+        draft = self._current  # the box is modal: the selection did not change
+        self._set_key_status(draft, "Deleting the key…")
+        self._start(
+            asyncio.to_thread(self._keys.delete, draft.name),
+            lambda result: self._on_key_deleted(draft, result),
+        )
 
-    def _on_key_deleted(self, result: object) -> None:
+    def _on_key_deleted(self, draft: _Draft, result: object) -> None:
         if isinstance(result, BaseException):
-            _show(self._key_status, _message_of(result), ERROR_STYLE)
+            self._set_key_status(draft, _message_of(result), ERROR_STYLE)
             return
-        self._refresh_key_status("Key deleted. ")
+        self._refresh_key_status(draft, "Key deleted. ")
 
     @Slot()
     def on_test_button_clicked(self) -> None:
-        url = self._url_edit.text().strip()
+        draft = self._current
+        url = draft.base_url.strip()
         check = check_base_url(url)
         if check.error is not None:
-            _show(self._connection_status, check.error, ERROR_STYLE)
+            self._set_connection_status(draft, check.error, ERROR_STYLE)
             return
         typed = self._key_edit.text().strip()
         key = ApiKey(typed) if typed else None
-        _show(self._connection_status, f"Connecting to {urlsplit(url).netloc or url}…")
+        stored_name = draft.name if self._name_error(draft) is None else None
+        self._set_connection_status(draft, f"Connecting to {urlsplit(url).netloc or url}…")
         self._start(
-            self._test_connection(url, key, float(self._timeout_spin.value())),
-            self._on_connection_tested,
+            self._test_connection(url, key, stored_name, float(self._timeout_spin.value())),
+            lambda result: self._on_connection_tested(draft, result),
         )
 
-    async def _test_connection(self, url: str, key: ApiKey | None, timeout_s: float) -> str:
-        if key is None:
+    async def _test_connection(
+        self, url: str, key: ApiKey | None, stored_name: str | None, timeout_s: float
+    ) -> str:
+        if key is None and stored_name is not None:
             try:
-                key = await asyncio.to_thread(self._keys.get, DEFAULT_ENDPOINT)
+                key = await asyncio.to_thread(self._keys.get, stored_name)
             except KeyringUnavailable:
                 key = None  # a local server needs none; OpenRouter's answer says what to do
         # httpx is imported on first use, not at start-up (about 85 ms).
@@ -442,8 +934,8 @@ class SettingsDialog(QDialog):
         finally:
             await client.aclose()
 
-    def _on_connection_tested(self, result: object) -> None:
+    def _on_connection_tested(self, draft: _Draft, result: object) -> None:
         if isinstance(result, BaseException):
-            _show(self._connection_status, _message_of(result), ERROR_STYLE)
+            self._set_connection_status(draft, _message_of(result), ERROR_STYLE)
         else:
-            _show(self._connection_status, str(result), OK_STYLE)
+            self._set_connection_status(draft, str(result), OK_STYLE)

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from chatroom.core.discovery import KNOWN_LOCAL_SERVERS, FoundServer, detect_local_servers
 from tests.fake_openrouter import FakeOpenRouter
+
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own.
+
+    When tests/ui ran first in this process, pytest-qt's session-wide qasync
+    loop counts as running in the main thread, and asyncio.run refuses to
+    start there.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def dead_port() -> int:
@@ -71,7 +87,7 @@ def test_known_servers_are_the_documented_defaults() -> None:
 
 
 def test_finds_a_server_and_skips_a_dead_port(local_fake: FakeOpenRouter) -> None:
-    found = asyncio.run(
+    found = run(
         detect_local_servers([("Ollama", dead_port()), ("llama.cpp", local_fake.port)])
     )
     assert len(found) == 1
@@ -85,26 +101,26 @@ def test_finds_a_server_and_skips_a_dead_port(local_fake: FakeOpenRouter) -> Non
 
 
 def test_nothing_found() -> None:
-    assert asyncio.run(detect_local_servers([("vLLM", dead_port())])) == []
-    assert asyncio.run(detect_local_servers([])) == []
+    assert run(detect_local_servers([("vLLM", dead_port())])) == []
+    assert run(detect_local_servers([])) == []
 
 
 def test_kind_comes_from_owned_by(local_fake: FakeOpenRouter) -> None:
     local_fake.set_models([{"id": "qwen3:8b", "object": "model", "owned_by": "library"},
                            {"object": "model", "owned_by": "library"}])  # no id: left out
-    found = asyncio.run(detect_local_servers([("vLLM", local_fake.port)]))
+    found = run(detect_local_servers([("vLLM", local_fake.port)]))
     assert found == [FoundServer("Ollama", local_fake.local_base_url, ("qwen3:8b",))]
     local_fake.set_models([{"id": "m", "owned_by": "vllm"}])
-    found = asyncio.run(detect_local_servers([("llama.cpp", local_fake.port)]))
+    found = run(detect_local_servers([("llama.cpp", local_fake.port)]))
     assert [s.kind for s in found] == ["vLLM"]
     local_fake.set_models([{"id": "m", "owned_by": "someone"}])
-    found = asyncio.run(detect_local_servers([("LM Studio", local_fake.port)]))
+    found = run(detect_local_servers([("LM Studio", local_fake.port)]))
     assert [s.kind for s in found] == ["LM Studio"]
 
 
 def test_several_servers_at_once_in_the_given_order() -> None:
     with FakeOpenRouter() as first, FakeOpenRouter() as second:
-        found = asyncio.run(
+        found = run(
             detect_local_servers([("A", second.port), ("B", dead_port()), ("C", first.port)])
         )
         assert [(s.kind, s.base_url) for s in found] == [
@@ -114,16 +130,16 @@ def test_several_servers_at_once_in_the_given_order() -> None:
 
 def test_a_server_that_wants_a_key_is_skipped() -> None:
     with FakeOpenRouter(api_key="sk-test-needs-a-key") as server:
-        assert asyncio.run(detect_local_servers([("vLLM", server.port)])) == []
+        assert run(detect_local_servers([("vLLM", server.port)])) == []
 
 
 def test_a_web_page_is_not_a_server(html_port: int) -> None:
-    assert asyncio.run(detect_local_servers([("llama.cpp", html_port)])) == []
+    assert run(detect_local_servers([("llama.cpp", html_port)])) == []
 
 
 def test_a_silent_port_times_out_quickly(silent_port: int, local_fake: FakeOpenRouter) -> None:
     started = time.monotonic()
-    found = asyncio.run(
+    found = run(
         detect_local_servers([("vLLM", silent_port), ("Ollama", local_fake.port)], timeout_s=0.3)
     )
     assert time.monotonic() - started < 2.0
@@ -132,10 +148,10 @@ def test_a_silent_port_times_out_quickly(silent_port: int, local_fake: FakeOpenR
 
 @pytest.mark.parametrize("host", ["localhost", "::1", "127.0.0.2"])
 def test_other_loopback_hosts_are_allowed(host: str) -> None:
-    assert asyncio.run(detect_local_servers([("vLLM", dead_port())], host=host)) == []
+    assert run(detect_local_servers([("vLLM", dead_port())], host=host)) == []
 
 
 @pytest.mark.parametrize("host", ["192.168.1.5", "example.com", "0.0.0.0", "10.0.0.1"])
 def test_only_loopback_is_probed(host: str) -> None:
     with pytest.raises(ValueError, match="Only this machine"):
-        asyncio.run(detect_local_servers([("vLLM", 8000)], host=host))
+        run(detect_local_servers([("vLLM", 8000)], host=host))

@@ -31,6 +31,9 @@ def qt_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     asyncio.to_thread) is shut down at the end, or Qt aborts on exit with
     "QThread: Destroyed while thread is still running".
     """
+    # As in the app: closing a window must not quit the application, which
+    # here would end pending waits and tear windows down under a test.
+    qapp.setQuitOnLastWindowClosed(False)
     loop = create_event_loop(qapp, already_running=True)
     yield loop
     shutdown_event_loop(loop)
@@ -70,7 +73,8 @@ def make_window(
             base_url=fake_server.base_url if base_url is None else base_url or None,
             models=models,
         )
-        qtbot.addWidget(window)
+        # Not qtbot.addWidget: pytest-qt would delete the window (and its
+        # session) before this fixture has stopped the session's tasks.
         window.show()
         qtbot.waitExposed(window)
         windows.append(window)
@@ -80,3 +84,4 @@ def make_window(
     for window in windows:
         window.close()
         run_until_done(qtbot, qt_loop, window.session.aclose())
+        window.deleteLater()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import TypeVar
 
 import pytest
@@ -28,7 +29,13 @@ from chatroom.core.params import (
     ParamSpec,
     ParamValue,
 )
-from chatroom.ui.params_panel import ParamsPanel, parse_stop_text, stop_text
+from chatroom.ui.params_panel import (
+    NOT_SUPPORTED_REASON,
+    ParamsPanel,
+    parse_stop_text,
+    stop_text,
+    unsupported_reason,
+)
 
 # The offscreen platform says this on every first show(); it is not our bug.
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
@@ -382,3 +389,179 @@ def test_render(qtbot: QtBot, panel: ParamsPanel) -> None:
     panel.resize(panel.minimumSizeHint().width(), 600)
     panel.show()
     assert not panel.grab().isNull()
+
+
+# -- supported parameters --------------------------------------------------------
+
+HAIKU_REASON = unsupported_reason("claude-3.5-haiku")
+
+
+def test_unsupported_parameters_are_disabled_and_not_sent(panel: ParamsPanel) -> None:
+    panel.set_values({"temperature": 0.5, "top_k": 40, "seed": 7, "stop": ["###"]})
+    panel.set_supported(lambda key: key not in ("top_k", "seed", "stop"), HAIKU_REASON)
+    assert panel.values() == {"temperature": 0.5}
+    tip = "claude-3.5-haiku does not list top_k in its supported parameters; it is not sent."
+    for widget in (panel.spin_box("top_k"), panel.slider("top_k"),
+                   named(panel, QToolButton, "Reset top_k")):
+        assert not widget.isEnabled()
+        assert widget.toolTip() == tip
+    check = named(panel, QCheckBox, "seed enabled")
+    assert not check.isEnabled()
+    assert "does not list seed" in check.toolTip()
+    assert not named(panel, QPlainTextEdit, "stop").isEnabled()
+    assert panel.spin_box("temperature").isEnabled()
+    assert not panel.is_supported("top_k") and panel.is_supported("temperature")
+    assert any(w.text() == "default 0 · not sent" for w in panel.findChildren(QLabel))
+    panel.set_supported(None)  # a model that takes everything: the kept values are sent again
+    assert panel.values() == {"temperature": 0.5, "top_k": 40, "seed": 7, "stop": ["###"]}
+    assert panel.spin_box("top_k").isEnabled()
+    assert SPECS_BY_KEY["top_k"].help in panel.spin_box("top_k").toolTip()
+
+
+def test_unsupported_reason_defaults_to_a_generic_text(panel: ParamsPanel) -> None:
+    panel.set_supported(lambda key: key != "min_p")
+    assert panel.spin_box("min_p").toolTip() == NOT_SUPPORTED_REASON.replace("{key}", "min_p")
+
+
+# -- recommended values -----------------------------------------------------------
+
+
+def test_recommended_values_are_shown_beside_their_controls(panel: ParamsPanel) -> None:
+    panel.show()
+    apply = named(panel, QPushButton, "Apply recommended")
+    assert not apply.isVisible()
+    panel.set_recommended(
+        {"temperature": (0.2, 0.7, 1.0), "top_k": (0.0, 40.0, 100.0), "top_p": (math.nan, 1.0, 1.0)},
+        "Recommended values: what others send.",
+    )
+    assert named(panel, QLabel, "temperature recommended").text() == "p10 0.2 · p50 0.7 · p90 1.0"
+    assert named(panel, QLabel, "top_k recommended").text() == "p10 0 · p50 40 · p90 100"
+    assert not named(panel, QLabel, "top_p recommended").isVisible()  # no made-up numbers
+    assert panel.recommended_note() == "Recommended values: what others send."
+    assert apply.isVisible()
+    assert panel.values() == {}  # showing is not applying
+
+
+def test_no_recommended_values_shows_only_the_note(panel: ParamsPanel) -> None:
+    panel.show()
+    panel.set_recommended({"temperature": (0.2, 0.7, 1.0)}, "")
+    panel.set_recommended(None, "Recommended values: not offered by this endpoint.")
+    assert panel.recommended_note() == "Recommended values: not offered by this endpoint."
+    assert not panel.has_recommended()
+    assert not named(panel, QPushButton, "Apply recommended").isVisible()
+    assert not any(w.text().startswith("p10") for w in panel.findChildren(QLabel) if w.isVisible())
+
+
+def test_apply_recommended_sets_p50_clamped_and_supported(qtbot: QtBot, panel: ParamsPanel) -> None:
+    panel.show()
+    panel.set_recommended(
+        {"temperature": (0.2, 0.7, 1.0), "top_p": (0.5, 1.5, 2.0), "top_k": (0, 40, 100),
+         "min_p": (0.0, 0.1, 0.2)},
+        "",
+    )
+    panel.set_supported(lambda key: key != "min_p")
+    emitted: list[None] = []
+    panel.values_changed.connect(lambda: emitted.append(None))
+    qtbot.mouseClick(named(panel, QPushButton, "Apply recommended"), Qt.MouseButton.LeftButton)
+    assert len(emitted) == 1
+    # top_p's p50 1.5 is beyond its range: clamped to 1.0, its default, so not sent.
+    assert panel.values() == {"temperature": 0.7, "top_k": 40}
+    spin = panel.spin_box("min_p")
+    assert isinstance(spin, QDoubleSpinBox) and spin.value() == 0.0  # unsupported: untouched
+
+
+# -- seat mode ----------------------------------------------------------------------
+
+
+def seat_panel(
+    panel: ParamsPanel, room: dict[str, ParamValue], seat: dict[str, ParamValue]
+) -> ParamsPanel:
+    panel.set_base_values(room)
+    panel.set_values({**room, **seat})
+    return panel
+
+
+def test_room_mode_has_no_overrides(panel: ParamsPanel) -> None:
+    panel.slider("temperature").setValue(4)
+    assert panel.overrides() == {}
+    assert not panel.is_seat_mode()
+
+
+def test_seat_mode_unchanged_gives_no_overrides(panel: ParamsPanel) -> None:
+    seat_panel(panel, {"temperature": 0.5, "max_tokens": 512, "stop": ["###"]}, {})
+    assert panel.is_seat_mode()
+    assert panel.overrides() == {}
+    assert panel.values() == {"temperature": 0.5, "max_tokens": 512, "stop": ["###"]}
+    assert not named(panel, QPushButton, "Reset all parameters").isVisibleTo(panel)
+    assert any(w.text() == "room 0.5" for w in panel.findChildren(QLabel))
+
+
+def test_seat_mode_overrides_include_a_return_to_default(panel: ParamsPanel) -> None:
+    panel.show()
+    seat_panel(panel, {"temperature": 0.5}, {"top_p": 0.9})
+    assert panel.overrides() == {"top_p": 0.9}
+    spin = panel.spin_box("temperature")
+    assert isinstance(spin, QDoubleSpinBox)
+    spin.setValue(1.0)  # the default, but the room has 0.5: the seat must say so
+    assert panel.overrides() == {"temperature": 1.0, "top_p": 0.9}
+    label = next(w for w in panel.findChildren(QLabel) if w.text() == "temperature")
+    assert label.font().bold()
+    assert named(panel, QLabel, "temperature differs from the room").isVisible()
+    spin.setValue(0.5)
+    assert panel.overrides() == {"top_p": 0.9}
+    assert not label.font().bold()
+    assert not named(panel, QLabel, "temperature differs from the room").isVisible()
+
+
+def test_seat_mode_optional_parameters(panel: ParamsPanel) -> None:
+    seat_panel(panel, {"max_tokens": 512}, {})
+    check = named(panel, QCheckBox, "max_tokens enabled")
+    assert check.isChecked() and not check.isEnabled()  # a seat cannot unset the room's
+    spin = panel.spin_box("max_tokens")
+    assert isinstance(spin, QSpinBox)
+    spin.setValue(100)
+    assert panel.overrides() == {"max_tokens": 100}
+    seed = named(panel, QCheckBox, "seed enabled")
+    assert seed.isEnabled()
+    seed.setChecked(True)
+    seed_spin = panel.spin_box("seed")
+    assert isinstance(seed_spin, QSpinBox)
+    assert panel.overrides()["seed"] == seed_spin.value()
+    seed.setChecked(False)
+    assert "seed" not in panel.overrides()
+
+
+def test_seat_mode_stop_sequences(panel: ParamsPanel) -> None:
+    seat_panel(panel, {"stop": ["###"]}, {})
+    edit = named(panel, QPlainTextEdit, "stop")
+    edit.setPlainText("END")
+    assert panel.overrides() == {"stop": ["END"]}
+    edit.clear()  # clearing the room's stops is an override too: an empty list
+    assert panel.overrides() == {"stop": []}
+    edit.setPlainText("###")
+    assert panel.overrides() == {}
+
+
+def test_seat_mode_reset_returns_to_the_room(qtbot: QtBot, panel: ParamsPanel) -> None:
+    panel.show()
+    seat_panel(panel, {"temperature": 0.5, "stop": ["###"]}, {"temperature": 0.9, "top_k": 5, "stop": []})
+    reset = named(panel, QToolButton, "Reset temperature")
+    assert reset.isEnabled()
+    assert reset.toolTip() == "Reset temperature to the room's value (0.5)"
+    qtbot.mouseClick(reset, Qt.MouseButton.LeftButton)
+    assert panel.overrides() == {"top_k": 5, "stop": []}
+    emitted: list[None] = []
+    panel.values_changed.connect(lambda: emitted.append(None))
+    panel.reset_all()
+    assert panel.overrides() == {}
+    assert panel.values() == {"temperature": 0.5, "stop": ["###"]}
+    assert len(emitted) == 1
+
+
+def test_seat_mode_leaves_out_unsupported_overrides(panel: ParamsPanel) -> None:
+    seat_panel(panel, {"top_k": 20}, {"top_k": 40, "temperature": 0.3})
+    panel.set_supported(lambda key: key != "top_k", HAIKU_REASON)
+    assert panel.overrides() == {"temperature": 0.3}
+    panel.set_base_values(None)  # back to room mode
+    assert panel.overrides() == {}
+    assert named(panel, QPushButton, "Reset all parameters").isVisibleTo(panel)

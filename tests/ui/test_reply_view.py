@@ -1,0 +1,414 @@
+"""ReplyView with real widgets: safe Markdown, copy buttons, links, reasoning, streaming cost."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt, QUrl
+from PySide6.QtGui import QColor, QImage, QPalette, QTextCursor, QTextDocument
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from chatroom.core.room import Reply, ReplyState, SeatId
+from chatroom.ui.render import PLAIN_NOTE, copy_block_link, copy_reply_link, toggle_reasoning_link
+from chatroom.ui.reply_view import RENDER_INTERVAL_MS, ReplyView
+from tests.fake_openrouter import FakeOpenRouter
+
+CODE = "```python\ndef greet(name):\n    return f'Hello, {name}!'\n```\n"
+
+
+class Browser:
+    """Stands in for the confirmation box and the system browser."""
+
+    def __init__(self) -> None:
+        self.answer = False
+        self.asked: list[str] = []
+        self.opened: list[str] = []
+
+    def confirm(self, address: str) -> bool:
+        self.asked.append(address)
+        return self.answer
+
+    def open(self, url: QUrl) -> bool:
+        self.opened.append(url.toString())
+        return True
+
+
+@pytest.fixture
+def browser() -> Browser:
+    return Browser()
+
+
+@pytest.fixture
+def view(qtbot: QtBot, browser: Browser) -> ReplyView:
+    widget = ReplyView("test", confirm_link=browser.confirm, open_url=browser.open)
+    qtbot.addWidget(widget)
+    widget.resize(600, 700)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+@pytest.fixture
+def clean_clipboard() -> Iterator[None]:
+    QApplication.clipboard().clear()
+    yield
+    QApplication.clipboard().clear()
+
+
+def show_reply(view: ReplyView, text: str, state: ReplyState = ReplyState.DONE) -> None:
+    view.show_prompt("the prompt")
+    view.append_text(text)
+    view.end_reply(state)
+
+
+def link_position(view: ReplyView, href: str) -> int:
+    block = view.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            it += 1
+            if fragment.charFormat().anchorHref() == href:
+                return fragment.position() + fragment.length() // 2
+        block = block.next()
+    raise AssertionError(f"no link to {href}")
+
+
+def click_link(qtbot: QtBot, view: ReplyView, href: str) -> None:
+    cursor = QTextCursor(view.document())
+    cursor.setPosition(link_position(view, href))
+    view.setTextCursor(cursor)
+    view.ensureCursorVisible()
+    rect = view.cursorRect(cursor)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.left() + 1, rect.center().y()))
+
+
+# -- safety ---------------------------------------------------------------
+
+
+def test_hostile_reply_fetches_nothing(qtbot: QtBot, view: ReplyView, browser: Browser) -> None:
+    with FakeOpenRouter() as server:
+        base = f"http://127.0.0.1:{server.port}"
+        hostile = (
+            "<script>alert(1)</script>\n\n"
+            f'<img src="{base}/x">\n\n'
+            f"![pic]({base}/y.png)\n\n"
+            f"<link rel=stylesheet href={base}/z.css>\n\n"
+            f'<iframe src="{base}/frame"></iframe>\n\n'
+            f'<p style="background-image:url({base}/bg.png)">styled</p>\n\n'
+            f"[click]({base}/a)\n"
+        )
+        show_reply(view, hostile)
+        qtbot.wait(300)
+        assert server.requests == []
+        click_link(qtbot, view, f"{base}/a")  # asked, and refused
+        qtbot.wait(100)
+        assert server.requests == []
+    html = view.toHtml()
+    for tag in ("<script", "<img", "<link", "<iframe"):
+        assert tag not in html
+    text = view.toPlainText()
+    assert "<script>alert(1)</script>" in text
+    assert f'<img src="{base}/x">' in text
+    assert f"[image: pic]({base}/y.png)" in text
+    assert browser.asked == [f"{base}/a"] and browser.opened == []
+
+
+def test_load_resource_loads_nothing(view: ReplyView, tmp_path: Path) -> None:
+    picture = tmp_path / "x.png"
+    red = QImage(10, 10, QImage.Format.Format_RGB32)
+    red.fill(QColor("red"))
+    red.save(str(picture))
+    url = QUrl.fromLocalFile(str(picture))
+    QTextCursor(view.document()).insertHtml(f'<img src="{url.toString()}">')
+    view.viewport().repaint()
+    image = view.document().resource(QTextDocument.ResourceType.ImageResource, url)
+    assert isinstance(image, QImage) and image.size().width() == 1
+    sheet = view.loadResource(QTextDocument.ResourceType.StyleSheetResource.value, QUrl("http://127.0.0.1:9/z.css"))
+    assert sheet == ""
+
+
+# -- rendering --------------------------------------------------------------
+
+
+def test_markdown_is_rendered(view: ReplyView) -> None:
+    show_reply(view, "# Title\n\nSome **bold** text.\n\n- one\n- two\n\n" + CODE)
+    text = view.toPlainText()
+    assert "# Title" not in text and "Title" in text and "**" not in text
+    assert "def greet(name):" in text
+    assert "color:#008000" in view.toHtml()  # Pygments' keyword colour, inline
+
+
+def test_prompt_is_plain_escaped_text(view: ReplyView) -> None:
+    view.show_prompt("<b>not bold</b> **nor this**")
+    assert view.toPlainText() == "<b>not bold</b> **nor this**"
+
+
+def test_copy_buttons_copy_code_and_reply(qtbot: QtBot, view: ReplyView, clean_clipboard: None) -> None:
+    source = "Intro.\n\n" + CODE + "\nMiddle.\n\n```\nsecond block\n```\n"
+    show_reply(view, source)
+    click_link(qtbot, view, copy_block_link(1))
+    assert QApplication.clipboard().text() == "second block\n"
+    click_link(qtbot, view, copy_block_link(0))
+    assert QApplication.clipboard().text() == "def greet(name):\n    return f'Hello, {name}!'\n"
+    click_link(qtbot, view, copy_reply_link(0))
+    assert QApplication.clipboard().text() == source
+
+
+def test_copy_numbers_continue_across_turns(qtbot: QtBot, view: ReplyView, clean_clipboard: None) -> None:
+    show_reply(view, "```\nfirst\n```\n")
+    show_reply(view, "```\nsecond\n```\n")
+    click_link(qtbot, view, copy_block_link(1))
+    assert QApplication.clipboard().text() == "second\n"
+    click_link(qtbot, view, copy_reply_link(0))
+    assert QApplication.clipboard().text() == "```\nfirst\n```\n"
+
+
+def test_link_with_other_text_asks_first(qtbot: QtBot, view: ReplyView, browser: Browser) -> None:
+    show_reply(view, "See [the docs](https://example.com/docs).")
+    click_link(qtbot, view, "https://example.com/docs")
+    assert browser.asked == ["https://example.com/docs"] and browser.opened == []
+    browser.answer = True
+    click_link(qtbot, view, "https://example.com/docs")
+    assert browser.opened == ["https://example.com/docs"]
+
+
+def test_link_showing_its_address_opens_at_once(qtbot: QtBot, view: ReplyView, browser: Browser) -> None:
+    show_reply(view, "Go to <https://example.com/x> now.")
+    click_link(qtbot, view, "https://example.com/x")
+    assert browser.asked == [] and browser.opened == ["https://example.com/x"]
+
+
+def test_non_ascii_links_compare_encoded(qtbot: QtBot, view: ReplyView, browser: Browser) -> None:
+    show_reply(view, "<https://example.com/caf\u00e9> and [this](https://example.com/na\u00efve)")
+    click_link(qtbot, view, "https://example.com/caf%C3%A9")
+    assert browser.asked == [] and browser.opened == ["https://example.com/café"]
+    click_link(qtbot, view, "https://example.com/na%C3%AFve")
+    assert browser.asked == ["https://example.com/na%C3%AFve"]
+
+
+def test_only_web_links_open(view: ReplyView, browser: Browser) -> None:
+    browser.answer = True
+    for address in ("file:///etc/passwd", "javascript:alert(1)", "ftp://example.com/"):
+        view.on_anchor_clicked(QUrl(address))
+    assert browser.opened == []
+
+
+def test_reasoning_is_collapsed_and_expands(qtbot: QtBot, view: ReplyView) -> None:
+    view.show_prompt("question")
+    view.append_reasoning("Let me think")
+    view.append_reasoning(" about this.\nSecond line.")
+    view.append_text("The answer.")
+    view.end_reply(ReplyState.DONE)
+    text = view.toPlainText()
+    assert "▸ Reasoning (7 words)" in text and "Let me think" not in text
+    assert text.index("Reasoning") < text.index("The answer.")
+    click_link(qtbot, view, toggle_reasoning_link(0))
+    text = view.toPlainText()
+    assert "▾ Reasoning (7 words)" in text
+    assert text.index("Let me think about this.\nSecond line.") < text.index("The answer.")
+    click_link(qtbot, view, toggle_reasoning_link(0))
+    assert view.toPlainText() == text.replace("▾", "▸").replace("Let me think about this.\nSecond line.\n", "")
+
+
+def test_toggling_an_earlier_reasoning_keeps_the_streaming_reply(qtbot: QtBot, view: ReplyView) -> None:
+    view.show_prompt("one")
+    view.load_reply(_reply("first answer", reasoning="thinking hard"))
+    view.show_prompt("two")
+    view.append_text("Streaming **second**\n\n")
+    view.on_render_timer_timeout()
+    click_link(qtbot, view, toggle_reasoning_link(0))
+    view.append_text("More text.")
+    view.end_reply(ReplyState.STOPPED)
+    assert view.toPlainText().endswith(
+        "thinking hard\nfirst answer\nCopy reply\n\ntwo\nStreaming second\nMore text.\n"
+        "[stopped: partial reply]\nCopy reply"
+    )
+    assert view.reply_text() == "Streaming **second**\n\nMore text."
+
+
+def test_reasoning_arriving_after_the_answer_goes_above_it(view: ReplyView) -> None:
+    view.show_prompt("q")
+    view.append_text("Answer **one**\n\nsecond")
+    view.on_render_timer_timeout()
+    view.append_reasoning("late thought")
+    view.on_render_timer_timeout()
+    view.append_text(" more")
+    view.end_reply(ReplyState.DONE)
+    assert view.toPlainText() == "q\n▸ Reasoning (2 words)\nAnswer one\nsecond more\nCopy reply"
+
+
+def test_streaming_reasoning_counts_words_across_chunks(view: ReplyView) -> None:
+    view.show_prompt("q")
+    for chunk in ["Thi", "nking ", "in ", "pie", "ces"]:
+        view.append_reasoning(chunk)
+        view.on_render_timer_timeout()
+    assert "Reasoning (3 words)" in view.toPlainText()
+
+
+# -- streaming ----------------------------------------------------------------
+
+
+def long_reply(size: int, seed: int = 1) -> str:
+    """Markdown of about `size` characters: paragraphs, lists, code, tables, quotes."""
+    rng = random.Random(seed)
+    words = "alpha beta gamma delta **bold** *it* `code` [link](https://example.com/a) x1 <b>raw</b>".split()
+    sections: list[str] = []
+    length = 0
+    while length < size:
+        kind = rng.randrange(7)
+        if kind == 0:
+            section = f"## Section {len(sections)}\n"
+        elif kind == 1:
+            section = "\n".join(f"- {' '.join(rng.choices(words, k=5))}" for _ in range(3)) + "\n"
+        elif kind == 2:
+            section = "```python\n" + "\n".join(f"def f{i}(x):\n\n    return x * {i}" for i in range(4)) + "\n```\n"
+        elif kind == 3:
+            section = "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n"
+        elif kind == 4:
+            section = f"> {' '.join(rng.choices(words, k=12))}\n"
+        elif kind == 5:
+            section = "1. one\n\n2. two\n\n   indented continuation\n"
+        else:
+            section = " ".join(rng.choices(words, k=rng.randrange(10, 80))) + "\n"
+        sections.append(section)
+        length += len(section) + 1
+    return "\n".join(sections)
+
+
+def chunks(text: str, seed: int = 2) -> Iterator[str]:
+    rng = random.Random(seed)
+    position = 0
+    while position < len(text):
+        size = rng.randrange(1, 400)
+        yield text[position : position + size]
+        position += size
+
+
+def test_streaming_gives_the_same_document_as_one_render(qtbot: QtBot, view: ReplyView) -> None:
+    source = long_reply(200_000)
+    view.show_prompt("prompt")
+    for index, chunk in enumerate(chunks(source)):
+        view.append_text(chunk)
+        if index % 7 == 0:
+            view.on_render_timer_timeout()  # what the throttle timer calls
+    view.end_reply(ReplyState.DONE)
+    once = ReplyView("once")
+    qtbot.addWidget(once)
+    once.show_prompt("prompt")
+    once.load_reply(_reply(source))
+    assert view.reply_text() == source
+    assert view.toHtml() == once.toHtml()
+
+
+def test_renders_are_throttled(qtbot: QtBot, view: ReplyView, monkeypatch: pytest.MonkeyPatch) -> None:
+    renders: list[float] = []
+    render = view._render
+
+    def counting_render(*args: object, **kwargs: bool) -> None:
+        renders.append(time.monotonic())
+        render(*args, **kwargs)  # type: ignore[arg-type]  # passes the view's own arguments on
+
+    monkeypatch.setattr(view, "_render", counting_render)
+    view.show_prompt("prompt")
+    view.append_text("first words")
+    assert "first words" not in view.toPlainText()  # not rendered per append
+    qtbot.waitUntil(lambda: "first words" in view.toPlainText(), timeout=1000)
+    started = time.monotonic()
+    while time.monotonic() - started < 1.0:
+        view.append_text("more ")
+        qtbot.wait(5)
+    qtbot.wait(RENDER_INTERVAL_MS * 2)
+    assert 5 <= len(renders) <= 1 + 1000 / RENDER_INTERVAL_MS + 1
+    assert all(b - a >= RENDER_INTERVAL_MS / 1000 * 0.9 for a, b in zip(renders, renders[1:], strict=False))
+    assert view.toPlainText().endswith("more")
+
+
+def test_end_reply_renders_at_once(view: ReplyView) -> None:
+    view.show_prompt("prompt")
+    view.append_text("# Done\n\nAll of it.")
+    view.end_reply(ReplyState.DONE)
+    assert view.toPlainText() == "prompt\nDone\nAll of it.\nCopy reply"
+
+
+def test_ending_note_follows_the_reply(view: ReplyView) -> None:
+    show_reply(view, "partial *text*", ReplyState.STOPPED)
+    assert view.toPlainText() == "the prompt\npartial text\n[stopped: partial reply]\nCopy reply"
+    assert view.reply_text() == "partial *text*"
+    view.end_reply(ReplyState.FAILED)  # ended already: no second note
+    assert "[failed]" not in view.toPlainText()
+
+
+def test_retry_removes_the_reply(qtbot: QtBot, view: ReplyView, clean_clipboard: None) -> None:
+    view.show_prompt("prompt")
+    view.append_reasoning("hmm")
+    view.append_text("old ```\ncode\n```\n\n```\nold code\n```\n\nmore")
+    view.end_reply(ReplyState.INTERRUPTED)
+    view.show_retry()
+    assert view.toPlainText() == "prompt"
+    assert view.reply_text() == ""
+    view.append_text("```\nnew code\n```\n")
+    view.end_reply(ReplyState.DONE)
+    assert view.toPlainText() == "prompt\nCopy\nnew code\nCopy reply"
+    click_link(qtbot, view, copy_block_link(0))
+    assert QApplication.clipboard().text() == "new code\n"
+
+
+def test_a_5000_line_code_block_renders_quickly(view: ReplyView) -> None:
+    code = "\n".join(f"value_{i} = compute({i})  # step {i}" for i in range(5000))
+    started = time.perf_counter()
+    show_reply(view, f"Here:\n\n```python\n{code}\n```\n")
+    view.viewport().repaint()
+    assert time.perf_counter() - started < 2.0
+    text = view.toPlainText()
+    assert PLAIN_NOTE in text and "value_4999 = compute(4999)" in text
+
+
+def test_a_1_mb_paragraph_renders_quickly(view: ReplyView) -> None:
+    paragraph = "word " * 200_000
+    started = time.perf_counter()
+    show_reply(view, paragraph)
+    view.viewport().repaint()
+    assert time.perf_counter() - started < 2.0
+    assert PLAIN_NOTE in view.toPlainText()
+    assert view.reply_text() == paragraph
+
+
+def test_streaming_a_huge_block_appends_plain_text(view: ReplyView) -> None:
+    view.show_prompt("prompt")
+    slowest_s = 0.0
+    for _ in range(100):
+        view.append_text("word " * 2000)  # 10 KB
+        started = time.perf_counter()
+        view.on_render_timer_timeout()
+        slowest_s = max(slowest_s, time.perf_counter() - started)
+    assert PLAIN_NOTE in view.toPlainText()
+    assert slowest_s < 0.5
+    view.end_reply(ReplyState.DONE)
+    assert view.toPlainText().replace("\n", "").count("word") == 200_000
+
+
+def test_dark_palette_renders_dark_code(qtbot: QtBot, view: ReplyView) -> None:
+    show_reply(view, CODE)
+    assert "#f8f8f8" in view.toHtml()
+    palette = view.palette()
+    palette.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
+    palette.setColor(QPalette.ColorRole.Text, QColor("#e0e0e0"))
+    view.setPalette(palette)
+    html = view.toHtml()
+    assert "#0d1117" in html and "#f8f8f8" not in html
+    assert view.toPlainText() == "the prompt\npython · Copy\ndef greet(name):\n    return f'Hello, {name}!'\nCopy reply"
+
+
+def _reply(text: str, reasoning: str = "") -> Reply:
+    reply = Reply(SeatId("s1"))
+    reply.move_to(ReplyState.STREAMING)
+    reply.append_text(text)
+    reply.append_reasoning(reasoning)
+    reply.move_to(ReplyState.DONE)
+    return reply
