@@ -166,6 +166,7 @@ class RoomSession(QObject):
         self._jobs: set[asyncio.Task[Any]] = set()
         #: Model catalogues per endpoint (loaded and refreshed by the window).
         self.catalogs: dict[str, Catalog] = {}
+        self._closed = False
         self._pending: dict[SeatId, list[str]] = {}
         self._status: dict[SeatId, str] = {}
         self._flush_timer = QTimer(self)
@@ -253,6 +254,10 @@ class RoomSession(QObject):
         called when the job is cancelled (window closed).
         """
 
+        if self._closed:
+            job.close()  # a late callback after the window closed: nothing to run
+            return
+
         def done(task: asyncio.Task[T]) -> None:
             if task.cancelled():
                 return
@@ -283,6 +288,7 @@ class RoomSession(QObject):
 
     async def aclose(self) -> None:
         """Stop every reply and job, wait for them to end, close the HTTP clients."""
+        self._closed = True
         tasks = [*self._replies, *self._jobs]
         for task in tasks:
             task.cancel()
@@ -291,6 +297,8 @@ class RoomSession(QObject):
         await self._clients.aclose()
 
     def _start(self, turn: Turn, seat: Seat) -> None:
+        if self._closed:
+            return
         was_idle = not self._tasks
         self._status.pop(seat.id, None)
         task = asyncio.get_event_loop().create_task(self._run_reply(turn, seat))

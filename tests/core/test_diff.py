@@ -175,6 +175,6 @@ def test_two_50_kb_replies_are_compared_quickly(kind: str) -> None:
     elapsed_s = time.perf_counter() - started
     print(f"diff_words on 2 x 50 KB ({kind}): {elapsed_s * 1000:.0f} ms, {len(ops)} ops")
     check_ops(ops, left, right)
-    assert elapsed_s < 2.0
+    assert elapsed_s < 15.0  # a pathological slowdown, not a speed goal
     if kind == "every line edited":
         assert similarity_of(ops) > 0.8

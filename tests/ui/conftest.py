@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from chatroom.app import create_window
 from chatroom.ui.event_loop import create_event_loop, shutdown_event_loop
 from chatroom.core.secrets import KeyStore
-from chatroom.core.settings import Settings
+from chatroom.core.settings import Endpoint, Settings
 from chatroom.ui.main_window import MainWindow
 from tests.conftest import TEST_KEY
 from tests.fake_openrouter import FakeOpenRouter
@@ -65,8 +65,11 @@ def make_window(
         keys: KeyStore | None = None,
         base_url: str | None = None,
     ) -> MainWindow:
+        if settings is None:
+            # Never the real OpenRouter, even on a "first start" without --base-url.
+            settings = Settings(endpoints=[Endpoint("openrouter", fake_server.base_url, None)])
         window = create_window(
-            settings or Settings(),
+            settings,
             tmp_path / "settings.json",
             keys or KeyStore(environ={"OPENROUTER_API_KEY": TEST_KEY}),
             # "" = no --base-url, as a first start would be.

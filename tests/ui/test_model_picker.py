@@ -211,7 +211,8 @@ def test_filtering_500_models_stays_fast(qtbot: QtBot) -> None:
     qtbot.keyClicks(dialog.filter_edit(), "model-59")
     elapsed_s = time.perf_counter() - started
     assert ids(dialog) == ["vendor19/model-59", *(f"vendor{i % 40}/model-{i}" for i in range(590, 600))]
-    assert elapsed_s < 3.0  # about 0.1 s here; a generous bound for slow CI machines
+    # Not a speed goal (bench_* are): a bound that only a pathological slowdown breaks.
+    assert elapsed_s < 15.0  # about 0.1 s here
 
 
 # -- sorting ---------------------------------------------------------------------------

