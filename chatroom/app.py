@@ -81,6 +81,7 @@ def create_window(
     models: Sequence[str] = (),
 ) -> MainWindow:
     """The main window with its room and session; models given replace the saved seats."""
+    from chatroom.core.errors import ParameterError
     from chatroom.core.room import Room
     from chatroom.core.settings import SavedSeat
     from chatroom.ui.main_window import MainWindow, endpoint_configs
@@ -89,7 +90,11 @@ def create_window(
     room = Room(params=dict(settings.params), system_prompt=settings.system_prompt)
     saved = [SavedSeat(model) for model in models] or settings.seats
     for seat in saved:
-        room.add_seat(seat.model, endpoint=seat.endpoint)
+        try:
+            room.add_seat(seat.model, endpoint=seat.endpoint, params=seat.params)
+        except ParameterError as exc:  # a hand-edited settings file: keep the seat
+            log.warning("seat %s: own settings ignored: %s", seat.model, exc)
+            room.add_seat(seat.model, endpoint=seat.endpoint)
     clients = ClientPool(
         endpoint_configs(settings, base_url), keys, read_timeout_s=settings.read_timeout_s
     )

@@ -202,11 +202,14 @@ class Room:
         endpoint: str = "openrouter",
         params: Mapping[str, ParamValue] | None = None,
     ) -> Seat:
-        """Seat `model`; a model seated twice gets a distinct label."""
+        """Seat `model`; a model seated twice gets a distinct label.
+
+        Raises ParameterError for an invalid override.
+        """
         model = model.strip()
         if not model:
             raise ValueError("A model id is needed.")
-        seat = Seat(SeatId(f"s{self._next_seat}"), model, endpoint, dict(params or {}))
+        seat = Seat(SeatId(f"s{self._next_seat}"), model, endpoint, validate_params(params or {}))
         self._next_seat += 1
         self._relabel(seat)
         self.seats.append(seat)

@@ -8,24 +8,24 @@ first paint, off the GUI thread, through RoomSession.run_job.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import math
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
 from PySide6.QtCore import QByteArray, QStringListModel, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
     QDockWidget,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from chatroom import __version__
 from chatroom.core import paths
-from chatroom.core.catalog import Pricing
+from chatroom.core.catalog import Pricing, Recommended, fetch_recommended
 from chatroom.core.errors import ChatroomError, SettingsError
 from chatroom.core.metrics import (
     CostRange,
@@ -54,8 +54,13 @@ from chatroom.core.secrets import ApiKey, KeySource, KeyStore
 from chatroom.core.settings import Endpoint, SavedSeat, Settings, save_settings
 from chatroom.ui.catalogs import CatalogKeeper
 from chatroom.ui.comparison import ComparisonStrip
+from chatroom.ui.diff_view import DiffDialog
+from chatroom.ui.model_picker import ModelPicker
+from chatroom.ui.pair_dialog import PairDialog
 from chatroom.ui.pane import ReplyPane
+from chatroom.ui.pane_area import PaneArea
 from chatroom.ui.params_panel import ParamsPanel
+from chatroom.ui.seat_settings import SeatSettingsDialog
 from chatroom.ui.session import EndpointConfig, RoomSession
 from chatroom.ui.settings_dialog import SettingsDialog
 from chatroom.ui.welcome import WelcomePanel
@@ -129,6 +134,8 @@ class MainWindow(QMainWindow):
         self._needs_welcome = False
         #: Asks the user a yes/no question (a dialog; tests answer it themselves).
         self.confirm: Callable[[str, str], bool] = self._ask
+        #: Asks which two seats to compare (a dialog; tests answer it themselves).
+        self.choose_pair: Callable[[list[str]], tuple[int, int] | None] = self._choose_pair
         self.catalogs = CatalogKeeper(
             session,
             catalog_path or paths.models_cache_path(),
@@ -164,6 +171,7 @@ class MainWindow(QMainWindow):
 
         session.turn_started.connect(self.on_session_turn_started)
         session.text_added.connect(self.on_session_text_added)
+        session.reasoning_added.connect(self.on_session_reasoning_added)
         session.reply_changed.connect(self.on_session_reply_changed)
         session.seats_changed.connect(self.on_session_seats_changed)
         session.idle_changed.connect(self.on_session_idle_changed)
@@ -203,6 +211,10 @@ class MainWindow(QMainWindow):
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.model_edit.setCompleter(completer)
         self.model_edit.returnPressed.connect(self.on_add_seat_button_clicked)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.setAccessibleName("Browse models")
+        self.browse_button.setToolTip("Pick from the endpoints' model catalogues (Ctrl+M)")
+        self.browse_button.clicked.connect(self.on_browse_button_clicked)
         self.add_seat_button = QPushButton("Add seat")
         self.add_seat_button.setAccessibleName("Add seat")
         self.add_seat_button.clicked.connect(self.on_add_seat_button_clicked)
@@ -212,6 +224,7 @@ class MainWindow(QMainWindow):
         row.addWidget(self.endpoint_combo)
         row.addWidget(self.model_edit, 1)
         row.addWidget(self.add_seat_button)
+        row.addWidget(self.browse_button)
         row.addWidget(self.seat_count_label)
 
     def _build_panes_area(self) -> None:
@@ -226,13 +239,12 @@ class MainWindow(QMainWindow):
         )
         self._hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._hint.setWordWrap(True)
-        self._grid_host = QWidget()
-        self._grid = QGridLayout(self._grid_host)
-        self._grid.setContentsMargins(0, 0, 0, 0)
-        self._grid.setSpacing(6)
+        self.pane_area = PaneArea()
+        self.pane_area.set_mode(self.settings.layout)
+        self.pane_area.set_synced_scrolling(self.settings.synced_scrolling)
         self._stack.addWidget(self.welcome)
         self._stack.addWidget(self._hint)
-        self._stack.addWidget(self._grid_host)
+        self._stack.addWidget(self.pane_area)
 
     def _build_composer(self) -> None:
         self._composer = QWidget()
@@ -285,18 +297,31 @@ class MainWindow(QMainWindow):
         self._add_action(file_menu, "&Quit", "Ctrl+Q", self.close)
         edit_menu = self.menuBar().addMenu("&Edit")
         self._add_action(edit_menu, "&Settings…", "Ctrl+,", self.on_settings_triggered)
+        seats_menu = self.menuBar().addMenu("&Seats")
+        self._add_action(seats_menu, "&Add a model…", "Ctrl+M", self.on_browse_button_clicked)
+        self._add_action(seats_menu, "&Compare two replies…", "Ctrl+D", self.on_compare_triggered)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self._params_dock.toggleViewAction())
+        view_menu.addSeparator()
+        layouts = QActionGroup(self)
+        for mode, title, keys in (("columns", "&Columns", "Ctrl+1"), ("grid", "&Grid", "Ctrl+2"), ("tabs", "&Tabs", "Ctrl+3")):
+            action = self._add_action(view_menu, title, keys, functools.partial(self._set_layout, mode))
+            action.setCheckable(True)
+            action.setChecked(self.settings.layout == mode)
+            layouts.addAction(action)
+        synced = self._add_action(view_menu, "&Scroll panes together", None, self.on_synced_triggered)
+        synced.setCheckable(True)
+        synced.setChecked(self.settings.synced_scrolling)
         help_menu = self.menuBar().addMenu("&Help")
         self._add_action(help_menu, "&Keyboard shortcuts", None, self.on_shortcuts_triggered)
         self._add_action(help_menu, "&About Chatroom", None, self.on_about_triggered)
 
-    def _add_action(self, menu: object, text: str, keys: str | None, slot: object) -> QAction:
+    def _add_action(self, menu: QMenu, text: str, keys: str | None, slot: Callable[..., object]) -> QAction:
         action = QAction(text, self)
         if keys:
             action.setShortcut(QKeySequence(keys))
         action.triggered.connect(slot)
-        menu.addAction(action)  # type: ignore[attr-defined]  # QMenu, typed loosely above
+        menu.addAction(action)
         return action
 
     def _build_shortcuts(self) -> None:
@@ -331,12 +356,8 @@ class MainWindow(QMainWindow):
         if len(self.session.room.seats) >= MAX_SEATS:
             self.statusBar().showMessage(f"A room holds at most {MAX_SEATS} seats.", 4000)
             return
-        endpoint = self.endpoint_combo.currentText() or "openrouter"
-        self.session.add_seat(model, endpoint)
-        self.settings.remember_model(model)
-        self._recent_model.setStringList(self.settings.recent_models)
+        self._seat_model(model, self.endpoint_combo.currentText() or "openrouter")
         self.model_edit.clear()
-        self._save_settings()
 
     @Slot(str)
     def on_pane_remove_requested(self, seat_id: str) -> None:
@@ -346,14 +367,14 @@ class MainWindow(QMainWindow):
     @Slot()
     def on_session_seats_changed(self) -> None:
         seats = self.session.room.seats
-        for seat_id in [s for s in self.panes if s not in {seat.id for seat in seats}]:
-            pane = self.panes.pop(seat_id)
-            self._grid.removeWidget(pane)
-            pane.deleteLater()
+        gone = [self.panes.pop(s) for s in list(self.panes) if s not in {seat.id for seat in seats}]
         for seat in seats:
             if seat.id not in self.panes:
                 self.panes[seat.id] = self._new_pane(seat.id)
-        self._lay_out_panes()
+        # The area lets go of removed panes before they are deleted.
+        self.pane_area.set_panes([self.panes[seat.id] for seat in seats])
+        for pane in gone:
+            pane.deleteLater()
         self.seat_count_label.setText(f"{len(seats)} / {MAX_SEATS} seats" if seats else "")
         self.add_seat_button.setEnabled(len(seats) < MAX_SEATS)
         self._show_right_page()
@@ -363,6 +384,8 @@ class MainWindow(QMainWindow):
         pane.stop_requested.connect(self.on_pane_stop_requested)
         pane.retry_requested.connect(self.on_pane_retry_requested)
         pane.remove_requested.connect(self.on_pane_remove_requested)
+        pane.settings_requested.connect(self.on_pane_settings_requested)
+        pane.maximise_requested.connect(self.on_pane_maximise_requested)
         for turn in self.session.room.turns:  # a seat added later shows the room so far
             pane.show_prompt(turn.prompt)
             reply = turn.replies.get(seat_id)
@@ -370,24 +393,105 @@ class MainWindow(QMainWindow):
                 pane.load_reply(reply)
         return pane
 
-    def _lay_out_panes(self) -> None:
-        """1-3 seats in one row, 4 as 2x2, 5-8 in two rows."""
-        count = len(self.session.room.seats)
-        columns = count if count <= 3 else 2 if count == 4 else math.ceil(count / 2)
-        for seat in self.session.room.seats:
-            self._grid.removeWidget(self.panes[seat.id])
-        for index, seat in enumerate(self.session.room.seats):
-            self._grid.addWidget(self.panes[seat.id], index // max(columns, 1), index % max(columns, 1))
-        for column in range(self._grid.columnCount()):
-            self._grid.setColumnStretch(column, 1 if column < columns else 0)
-        for row in range(self._grid.rowCount()):
-            self._grid.setRowStretch(row, 1)
-
     def _show_right_page(self) -> None:
         if self._needs_welcome:
             self._stack.setCurrentIndex(_WELCOME_PAGE)
         else:
             self._stack.setCurrentIndex(_PANES_PAGE if self.session.room.seats else _HINT_PAGE)
+
+    @Slot()
+    def on_browse_button_clicked(self) -> None:
+        picker = ModelPicker(
+            self.session.catalogs, self, default_endpoint=self.endpoint_combo.currentText() or "openrouter"
+        )
+        self.catalogs.refresh(list(endpoint_configs(self.settings, self._base_url_override)), only_stale=True)
+        if picker.exec() and (chosen := picker.chosen()) is not None:
+            endpoint, model = chosen
+            self._seat_model(model, endpoint)
+
+    def _seat_model(self, model: str, endpoint: str) -> None:
+        if len(self.session.room.seats) >= MAX_SEATS:
+            self.statusBar().showMessage(f"A room holds at most {MAX_SEATS} seats.", 4000)
+            return
+        self.session.add_seat(model, endpoint)
+        self.settings.remember_model(model)
+        self._recent_model.setStringList(self.settings.recent_models)
+        self.on_catalogs_catalogs_changed()
+        self._save_settings()
+
+    @Slot(str)
+    def on_pane_settings_requested(self, seat_id: str) -> None:
+        seat = self.session.room.seat(SeatId(seat_id))
+        model = self.session.model_info(seat)
+        dialog = SeatSettingsDialog(
+            seat.label,
+            model,
+            self.params_panel.values(),
+            seat.params,
+            self._recommended_job(seat.endpoint, seat.model) if model is not None else None,
+            self.session.run_job,
+            self,
+        )
+        if not dialog.exec():
+            return
+        self.session.room.set_overrides(seat.id, dialog.overrides())
+        self.panes[seat.id].set_seat(seat, self.params_panel.values())
+        self.pane_area.refresh_labels()
+        self._estimate_timer.start()
+        self._save_settings()
+
+    async def _recommended_job(self, endpoint: str, model: str) -> Recommended | None:
+        client = await self.session.clients.client_for(endpoint)
+        return await fetch_recommended(client, model)
+
+    @Slot(str)
+    def on_pane_maximise_requested(self, seat_id: str) -> None:
+        pane = self.panes.get(SeatId(seat_id))
+        if pane is not None:
+            self.pane_area.toggle_maximised(pane)
+
+    def _set_layout(self, mode: str) -> None:
+        self.pane_area.set_mode(mode)
+        self.settings.layout = mode
+        self._save_settings_soon()
+
+    @Slot(bool)
+    def on_synced_triggered(self, checked: bool) -> None:
+        self.pane_area.set_synced_scrolling(checked)
+        self.settings.synced_scrolling = checked
+        self._save_settings_soon()
+
+    @Slot()
+    def on_compare_triggered(self) -> None:
+        """Diff two replies of the latest turn: the first two seats, or the two chosen."""
+        seats = [s for s in self.session.room.seats if self.session.latest_reply(s.id) is not None]
+        if len(seats) < 2:
+            self.statusBar().showMessage("Compare needs two replies: send a prompt to two seats first.", 5000)
+            return
+        pair = self.choose_pair([s.label for s in seats])
+        if pair is None:
+            return
+        left, right = (seats[i] for i in pair)
+        dialog = DiffDialog(
+            left.label,
+            self._latest_text(left.id),
+            right.label,
+            self._latest_text(right.id),
+            self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
+    def _latest_text(self, seat_id: SeatId) -> str:
+        reply = self.session.latest_reply(seat_id)
+        return reply.text if reply is not None else ""
+
+    def _choose_pair(self, labels: list[str]) -> tuple[int, int] | None:
+        """Ask which two seats to compare (the first two are preselected)."""
+        if len(labels) == 2:
+            return 0, 1
+        dialog = PairDialog(labels, self)
+        return dialog.pair() if dialog.exec() else None
 
     # -- sending ----------------------------------------------------------
 
@@ -445,6 +549,12 @@ class MainWindow(QMainWindow):
         if pane is not None:
             pane.append_text(text)
 
+    @Slot(str, str)
+    def on_session_reasoning_added(self, seat_id: str, text: str) -> None:
+        pane = self.panes.get(SeatId(seat_id))
+        if pane is not None:
+            pane.append_reasoning(text)
+
     @Slot(str)
     def on_session_reply_changed(self, seat_id: str) -> None:
         pane = self.panes.get(SeatId(seat_id))
@@ -479,10 +589,11 @@ class MainWindow(QMainWindow):
         room = Room(params=dict(old.params), system_prompt=old.system_prompt)
         for seat in old.seats:
             room.add_seat(seat.model, endpoint=seat.endpoint, params=seat.params)
-        for pane in self.panes.values():
-            self._grid.removeWidget(pane)
-            pane.deleteLater()
+        old_panes = list(self.panes.values())
         self.panes.clear()
+        self.pane_area.set_panes([])
+        for pane in old_panes:
+            pane.deleteLater()
         self.session.replace_room(room)
         self.prompt_edit.setFocus()
 
@@ -499,6 +610,7 @@ class MainWindow(QMainWindow):
             self.settings = dialog.updated_settings()
             self._apply_endpoints()
             self._save_settings()
+            self.catalogs.refresh(list(endpoint_configs(self.settings, self._base_url_override)), only_stale=True)
 
     def _apply_endpoints(self) -> None:
         self.session.clients.configure(
@@ -687,7 +799,7 @@ class MainWindow(QMainWindow):
         self._save_timer.start()
 
     def _save_settings(self) -> None:
-        self.settings.seats = [SavedSeat(s.model, s.endpoint) for s in self.session.room.seats]
+        self.settings.seats = [SavedSeat(s.model, s.endpoint, dict(s.params)) for s in self.session.room.seats]
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64().data()).decode()
         self.settings.window_state = bytes(self.saveState().toBase64().data()).decode()
         self.settings.splitter_state = bytes(self._splitter.saveState().toBase64().data()).decode()

@@ -185,6 +185,9 @@ class ReplyPane(QFrame):
     def append_text(self, text: str) -> None:
         self.view.append_text(text)
 
+    def append_reasoning(self, text: str) -> None:
+        self.view.append_reasoning(text)
+
     def load_reply(self, reply: Reply) -> None:
         """Show a reply that already exists (a seat added later)."""
         self.view.load_reply(reply)

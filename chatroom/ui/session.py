@@ -144,6 +144,7 @@ class RoomSession(QObject):
     Signals:
         turn_started(int): a turn was added at that index; panes show its prompt.
         text_added(str, str): new reply text for a seat's latest reply (throttled).
+        reasoning_added(str, str): new reasoning text for a seat's latest reply (throttled).
         reply_changed(str): a seat's latest reply changed state or status line.
         seats_changed(): seats were added, removed or relabelled.
         idle_changed(bool): True when no reply is active any more, False when one starts.
@@ -151,6 +152,7 @@ class RoomSession(QObject):
 
     turn_started = Signal(int)
     text_added = Signal(str, str)
+    reasoning_added = Signal(str, str)
     reply_changed = Signal(str)
     seats_changed = Signal()
     idle_changed = Signal(bool)
@@ -168,6 +170,7 @@ class RoomSession(QObject):
         self.catalogs: dict[str, Catalog] = {}
         self._closed = False
         self._pending: dict[SeatId, list[str]] = {}
+        self._pending_reasoning: dict[SeatId, list[str]] = {}
         self._status: dict[SeatId, str] = {}
         self._flush_timer = QTimer(self)
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
@@ -281,6 +284,7 @@ class RoomSession(QObject):
             task.cancel()
         self._tasks.clear()
         self._pending.clear()
+        self._pending_reasoning.clear()
         self._status.clear()
         self.room = room
         self.idle_changed.emit(True)
@@ -379,6 +383,7 @@ class RoomSession(QObject):
         elif isinstance(event, ReasoningDelta):
             was_streaming = reply.state is ReplyState.STREAMING
             reply.append_reasoning(event.text)
+            self._pending_reasoning.setdefault(seat_id, []).append(event.text)
             if not was_streaming:
                 self._status[seat_id] = "reasoning…"
                 self.reply_changed.emit(seat_id)
@@ -412,12 +417,15 @@ class RoomSession(QObject):
 
     @Slot()
     def on_flush_timer_timeout(self) -> None:
-        for seat_id in list(self._pending):
+        for seat_id in {*self._pending, *self._pending_reasoning}:
             self._flush_seat(seat_id)
         if not self._tasks:
             self._flush_timer.stop()
 
     def _flush_seat(self, seat_id: SeatId) -> None:
+        reasoning = self._pending_reasoning.pop(seat_id, None)
+        if reasoning:
+            self.reasoning_added.emit(seat_id, "".join(reasoning))
         parts = self._pending.pop(seat_id, None)
         if parts:
             self.text_added.emit(seat_id, "".join(parts))
