@@ -81,6 +81,10 @@ class ReplyPane(QFrame):
         self.title_label.setTextFormat(Qt.TextFormat.RichText)
         self.catalogue_label = QLabel("")
         self.catalogue_label.setStyleSheet("color: #b7791f;")
+        self.catalogue_label.setToolTip(
+            "The endpoint's catalogue does not list this model: prices and supported "
+            "parameters are unknown, and every parameter is sent."
+        )
         self.catalogue_label.hide()
         self.state_label = QLabel("")
         self.status_label = QLabel("")
@@ -100,7 +104,6 @@ class ReplyPane(QFrame):
         header = QHBoxLayout(self.header)
         header.setContentsMargins(6, 4, 4, 0)
         header.addWidget(self.title_label)
-        header.addWidget(self.catalogue_label)
         header.addWidget(self.state_label)
         header.addWidget(self.status_label, 1)
         for button in (self.stop_button, self.retry_button, self.settings_button, self.remove_button):
@@ -123,8 +126,12 @@ class ReplyPane(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
+        details = QHBoxLayout()
+        details.setContentsMargins(0, 0, 6, 0)
+        details.addWidget(self.metrics_label, 1)
+        details.addWidget(self.catalogue_label)
         layout.addWidget(self.header)
-        layout.addWidget(self.metrics_label)
+        layout.addLayout(details)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.error_label)
         self.set_seat(seat)
@@ -169,6 +176,7 @@ class ReplyPane(QFrame):
 
     def set_metrics(self, line: str) -> None:
         self.metrics_label.setText(line)
+        self.metrics_label.setToolTip(line)  # the whole line when the pane is narrow
 
     # -- what the session tells us ----------------------------------------
 
