@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, NewType
@@ -193,6 +194,9 @@ class Room:
     system_prompt: str = ""
     turns: list[Turn] = field(default_factory=list)
     title: str = ""
+    #: Stable id in the history store (a uuid4 hex).
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: float = field(default_factory=time.time)
     _next_seat: int = 1
 
     def add_seat(
