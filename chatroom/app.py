@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
 import logging
 import signal
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from chatroom import __version__
+from chatroom.core.errors import ChatroomError
 
 if TYPE_CHECKING:
     from chatroom.core.secrets import KeyStore
@@ -58,7 +60,66 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="seat this model (repeat for several seats)",
     )
+    commands = parser.add_subparsers(
+        dest="command",
+        title="commands for scripts (no window, no display needed)",
+        parser_class=_Parser,
+    )
+    commands.add_parser(
+        "list", help="print the saved rooms, newest first: ROOM_ID<TAB>ISO-8601 date<TAB>title"
+    )
+    export = commands.add_parser("export", help="write one room to a file")
+    export.add_argument("room_id", metavar="ROOM_ID")
+    export.add_argument("--format", required=True, choices=("md", "json", "html"))
+    export.add_argument("-o", "--output", required=True, metavar="FILE", type=Path)
     return parser
+
+
+def _run_list() -> int:
+    """`chatroom list`: one room per line, newest first."""
+    from chatroom.core import paths
+    from chatroom.core.store import Store
+
+    if not paths.database_path().exists():
+        return 0  # no history yet: nothing to list
+    store = Store(paths.database_path())
+    try:
+        rooms = sorted(store.list_rooms(), key=lambda r: r.created_at, reverse=True)
+    finally:
+        store.close()
+    for room in rooms:
+        created = datetime.datetime.fromtimestamp(room.created_at, datetime.UTC)
+        title = " ".join(room.title.split())  # one line, tabs and newlines folded
+        print(f"{room.id}\t{created.isoformat(timespec='seconds').replace('+00:00', 'Z')}\t{title}")
+    return 0
+
+
+def _run_export(room_id: str, fmt: str, output: Path) -> int:
+    """`chatroom export ROOM_ID --format F -o FILE`."""
+    from chatroom.core import paths
+    from chatroom.core.export import export_room
+    from chatroom.core.store import Store
+
+    if not paths.database_path().exists():
+        raise ChatroomError(f"No room with id {room_id!r}: there is no history yet.")
+    store = Store(paths.database_path())
+    try:
+        room = store.load_room(room_id)
+    finally:
+        store.close()
+    export_room(room, output, fmt)  # type: ignore[arg-type]  # argparse checked the choice
+    return 0
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """A subcommand: errors are one line on stderr and a non-zero status."""
+    try:
+        if args.command == "list":
+            return _run_list()
+        return _run_export(args.room_id, args.format, args.output)
+    except ChatroomError as exc:
+        print(f"chatroom: error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _valid_base_url(parser: argparse.ArgumentParser, url: str | None) -> str | None:
@@ -108,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     base_url = _valid_base_url(build_parser(), args.base_url)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command is not None:
+        return _run_command(args)
     # An exception escaping a Qt slot is logged, not printed raw and lost.
     sys.excepthook = lambda kind, value, trace: log.error(
         "unexpected error", exc_info=(kind, value, trace)

@@ -7,6 +7,7 @@ replies; failed replies are left out of what is sent.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import time
 import uuid
@@ -169,6 +170,12 @@ class Reply:
             self.first_token_at = time.time()
         if self.state in (ReplyState.WAITING, ReplyState.QUEUED):
             self.move_to(ReplyState.STREAMING)
+
+    def snapshot(self) -> Reply:
+        """A copy that later appends do not change: safe to hand to another thread."""
+        copy = dataclasses.replace(self, _text_parts=[])
+        copy.text = self.text
+        return copy
 
     @property
     def is_partial(self) -> bool:
