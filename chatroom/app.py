@@ -140,11 +140,17 @@ def create_window(
     *,
     base_url: str | None = None,
     models: Sequence[str] = (),
+    history_path: Path | None = None,
 ) -> MainWindow:
-    """The main window with its room and session; models given replace the saved seats."""
+    """The main window with its room and session; models given replace the saved seats.
+
+    With `history_path` the room is saved there as it streams, and without
+    models the last room is reopened.
+    """
     from chatroom.core.errors import ParameterError
     from chatroom.core.room import Room
     from chatroom.core.settings import SavedSeat
+    from chatroom.ui.history_writer import HistoryWriter
     from chatroom.ui.main_window import MainWindow, endpoint_configs
     from chatroom.ui.session import ClientPool, RoomSession
 
@@ -160,8 +166,19 @@ def create_window(
         endpoint_configs(settings, base_url), keys, read_timeout_s=settings.read_timeout_s
     )
     session = RoomSession(room, clients)
-    window = MainWindow(session, settings, settings_path, keys, base_url_override=base_url)
+    history = HistoryWriter(history_path) if history_path is not None else None
+    window = MainWindow(
+        session,
+        settings,
+        settings_path,
+        keys,
+        base_url_override=base_url,
+        history=history,
+        restore_last_room=history is not None and not models,
+    )
     session.setParent(window)
+    if history is not None:
+        history.setParent(window)
     return window
 
 
@@ -201,7 +218,14 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
         log.error("%s", exc)
         settings = Settings()
     loop = create_event_loop(app)
-    window = create_window(settings, settings_path, KeyStore(), base_url=base_url, models=models)
+    window = create_window(
+        settings,
+        settings_path,
+        KeyStore(),
+        base_url=base_url,
+        models=models,
+        history_path=paths.database_path(),
+    )
 
     async def run() -> None:
         closed = asyncio.Event()
@@ -213,6 +237,8 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
         window.show()
         await closed.wait()
         await window.session.aclose()
+        if window.session.history is not None:
+            window.session.history.close()  # every queued save is written first
 
     with loop:  # type: ignore[attr-defined]  # qasync's loop is a context manager
         loop.run_until_complete(run())

@@ -61,6 +61,7 @@ class HistoryWriter(QObject):
         self._path = path
         self._store: Store | None = None
         self._failing = False
+        self._closed = False
         # One thread: sqlite3 connections must stay on the thread that opened them.
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="history")
 
@@ -91,17 +92,16 @@ class HistoryWriter(QObject):
         snapshot = room_snapshot(room)
         self.submit(lambda store: store.save_room(snapshot))
 
+    def save_room_settings(self, room: Room) -> None:
+        """Title, seats and parameters only: cheap whatever the room's length."""
+        snapshot = room_snapshot(room, turns=[])
+        self.submit(lambda store: store.save_room(snapshot))
+
     def save_turn(self, room: Room, turn_index: int) -> None:
         """The room's settings and seats, and one turn with its replies."""
         snapshot = room_snapshot(room, turns=[turn_index])
-        meta = dataclasses.replace(snapshot, turns=[])
-        turn = snapshot.turns[0]
-
-        def save(store: Store) -> None:
-            store.save_room(meta)
-            store.save_turn(_padded(meta, turn_index, turn), turn_index)
-
-        self.submit(save)
+        padded = _padded(snapshot, turn_index, snapshot.turns[0])
+        self.submit(lambda store: store.save_turn(padded, turn_index))
 
     def save_reply(self, room_id: str, turn_index: int, reply: Reply, seat_label: str) -> None:
         """One reply as it stands (the hot path: at most once a second while streaming)."""
@@ -110,6 +110,9 @@ class HistoryWriter(QObject):
 
     def close(self) -> None:
         """Finish every queued save, then close the store (on exit: nothing is lost)."""
+        if self._closed:
+            return
+        self._closed = True
         self._executor.submit(self._close_store)
         self._executor.shutdown(wait=True)
 

@@ -55,6 +55,8 @@ from chatroom.core.settings import Endpoint, SavedSeat, Settings, save_settings
 from chatroom.ui.catalogs import CatalogKeeper
 from chatroom.ui.comparison import ComparisonStrip
 from chatroom.ui.diff_view import DiffDialog
+from chatroom.ui.history_controller import HistoryController
+from chatroom.ui.history_writer import HistoryWriter
 from chatroom.ui.model_picker import ModelPicker
 from chatroom.ui.pair_dialog import PairDialog
 from chatroom.ui.pane import ReplyPane
@@ -71,6 +73,8 @@ log = logging.getLogger(__name__)
 
 MAX_SEATS: Final = 8
 METRICS_INTERVAL_MS: Final = 500
+#: Turns a pane shows when a room opens; earlier ones stay in the room and are sent.
+SHOWN_TURNS: Final = 50
 LOCAL_ENDPOINT: Final = "local"
 _WELCOME_PAGE, _HINT_PAGE, _PANES_PAGE = range(3)
 
@@ -122,6 +126,8 @@ class MainWindow(QMainWindow):
         *,
         base_url_override: str | None = None,
         catalog_path: Path | None = None,
+        history: HistoryWriter | None = None,
+        restore_last_room: bool = False,
     ) -> None:
         super().__init__()
         self.session = session
@@ -143,11 +149,14 @@ class MainWindow(QMainWindow):
             parent=self,
         )
         self.catalogs.catalogs_changed.connect(self.on_catalogs_catalogs_changed)
+        self._restore_last_room = restore_last_room
+        self.history: HistoryController | None = None
         self.setWindowTitle("Chatroom")
         self.setObjectName("MainWindow")
         self.resize(1200, 780)
 
         self._build_seat_bar()
+        self._build_banner()
         self._build_panes_area()
         self._build_composer()
         self._build_params_dock()
@@ -166,6 +175,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(central)
         column.setContentsMargins(6, 6, 6, 6)
         column.addWidget(self._seat_bar)
+        column.addWidget(self.banner)
         column.addWidget(splitter, 1)
         self.setCentralWidget(central)
 
@@ -185,6 +195,10 @@ class MainWindow(QMainWindow):
         self._estimate_timer.timeout.connect(self._update_cost_estimate)
         self.prompt_edit.textChanged.connect(self._estimate_timer.start)
 
+        if history is not None:
+            session.history = history
+            self.history = HistoryController(self, session, history)
+            self._history_actions()
         self._restore_layout()
         self.on_session_seats_changed()
         self.on_session_idle_changed(True)
@@ -193,6 +207,55 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self._after_first_paint)
 
     # -- construction -----------------------------------------------------
+
+    def _build_banner(self) -> None:
+        self.banner = QLabel("")
+        self.banner.setAccessibleName("Banner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(
+            "color: #7a4b00; background: #fff3cd; border: 1px solid #e0c36a; padding: 4px; border-radius: 3px;"
+        )
+        self.banner.hide()
+
+    def show_banner(self, text: str) -> None:
+        """A message above the panes that stays until the problem goes ("" hides it)."""
+        self.banner.setText(text)
+        self.banner.setVisible(bool(text))
+
+    def _history_actions(self) -> None:
+        assert self.history is not None
+        file_menu = self.menuBar().actions()[0].menu()
+        assert isinstance(file_menu, QMenu)
+        first = file_menu.actions()[1]
+        for text, keys, slot in (
+            ("&Export room…", "Ctrl+Shift+E", self.history.export_current),
+            ("&Import transcript…", None, self.history.import_transcript),
+            ("&Search history", "Ctrl+F", self.history.panel.focus_search),
+        ):
+            action = QAction(text, self)
+            if keys:
+                action.setShortcut(QKeySequence(keys))
+            action.triggered.connect(slot)
+            file_menu.insertAction(first, action)
+        view_menu = next(a.menu() for a in self.menuBar().actions() if a.text() == "&View")
+        assert isinstance(view_menu, QMenu)
+        view_menu.insertAction(view_menu.actions()[0], self.history.dock.toggleViewAction())
+
+    def open_room(self, room: Room) -> None:
+        """Show a saved or imported room: its seats, parameters and turns."""
+        old_panes = list(self.panes.values())
+        self.panes.clear()
+        self.pane_area.set_panes([])
+        for pane in old_panes:
+            pane.deleteLater()
+        self.params_panel.set_values(room.params)
+        self.params_panel.set_system_prompt(room.system_prompt)
+        self.session.replace_room(room)
+        self.setWindowTitle(f"Chatroom — {room.title}" if room.title else "Chatroom")
+        self.on_catalogs_catalogs_changed()
+        for seat_id in self.panes:
+            self._show_metrics(seat_id)
+        self._update_comparison()
 
     def _build_seat_bar(self) -> None:
         self._seat_bar = QWidget()
@@ -386,7 +449,11 @@ class MainWindow(QMainWindow):
         pane.remove_requested.connect(self.on_pane_remove_requested)
         pane.settings_requested.connect(self.on_pane_settings_requested)
         pane.maximise_requested.connect(self.on_pane_maximise_requested)
-        for turn in self.session.room.turns:  # a seat added later shows the room so far
+        turns = self.session.room.turns
+        if len(turns) > SHOWN_TURNS:
+            # A long room opens at once: its last turns are shown, all are sent.
+            pane.show_prompt(f"({len(turns) - SHOWN_TURNS} earlier turns are not shown)")
+        for turn in turns[-SHOWN_TURNS:]:  # a seat added later shows the room so far
             pane.show_prompt(turn.prompt)
             reply = turn.replies.get(seat_id)
             if reply is not None:
@@ -435,6 +502,7 @@ class MainWindow(QMainWindow):
         if not dialog.exec():
             return
         self.session.room.set_overrides(seat.id, dialog.overrides())
+        self.session.save_settings_of_room()
         self.panes[seat.id].set_seat(seat, self.params_panel.values())
         self.pane_area.refresh_labels()
         self._estimate_timer.start()
@@ -572,6 +640,8 @@ class MainWindow(QMainWindow):
         if idle:
             self._metrics_timer.stop()
             self._estimate_timer.start()  # the history grew
+            if self.history is not None:
+                self.history.refresh()
         else:
             self._metrics_timer.start()
 
@@ -589,12 +659,7 @@ class MainWindow(QMainWindow):
         room = Room(params=dict(old.params), system_prompt=old.system_prompt)
         for seat in old.seats:
             room.add_seat(seat.model, endpoint=seat.endpoint, params=seat.params)
-        old_panes = list(self.panes.values())
-        self.panes.clear()
-        self.pane_area.set_panes([])
-        for pane in old_panes:
-            pane.deleteLater()
-        self.session.replace_room(room)
+        self.open_room(room)
         self.prompt_edit.setFocus()
 
     @Slot()
@@ -620,6 +685,11 @@ class MainWindow(QMainWindow):
 
     def _after_first_paint(self) -> None:
         self.catalogs.start(list(endpoint_configs(self.settings, self._base_url_override)))
+        if self.history is not None:
+            if self._restore_last_room:
+                self.history.restore_last_room()
+            else:
+                self.history.refresh()
         if self._base_url_override or any(e.name != "openrouter" for e in self.settings.endpoints):
             return  # a server was chosen: it may need no key at all
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -37,6 +38,7 @@ from chatroom.core.secrets import ApiKey, KeyStore
 
 if TYPE_CHECKING:
     from chatroom.core.client import ChatClient
+    from chatroom.ui.history_writer import HistoryWriter
 
 __all__ = ["ClientPool", "EndpointConfig", "RoomSession"]
 
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FLUSH_INTERVAL_MS: Final = 33
+#: A streaming reply is saved at most this often (and at every state change).
+SAVE_INTERVAL_S: Final = 1.0
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,10 @@ class RoomSession(QObject):
         self._jobs: set[asyncio.Task[Any]] = set()
         #: Model catalogues per endpoint (loaded and refreshed by the window).
         self.catalogs: dict[str, Catalog] = {}
+        #: Where rooms are saved as they stream; None keeps no history (tests, no store).
+        self.history: HistoryWriter | None = None
+        self._saving: dict[SeatId, Callable[..., None]] = {}
+        self._saved_at: dict[int, float] = {}
         self._closed = False
         self._pending: dict[SeatId, list[str]] = {}
         self._pending_reasoning: dict[SeatId, list[str]] = {}
@@ -200,13 +208,20 @@ class RoomSession(QObject):
 
     def add_seat(self, model: str, endpoint: str = "openrouter") -> Seat:
         seat = self.room.add_seat(model, endpoint=endpoint)
+        self.save_settings_of_room()
         self.seats_changed.emit()
         return seat
 
     def remove_seat(self, seat_id: SeatId) -> None:
         self.stop(seat_id)
         self.room.remove_seat(seat_id)
+        self.save_settings_of_room()
         self.seats_changed.emit()
+
+    def save_settings_of_room(self) -> None:
+        """Save the room's title, seats and parameters (not its turns), once it has turns."""
+        if self.history is not None and self.room.turns:
+            self.history.save_room_settings(self.room)
 
     # -- sending ---------------------------------------------------------
 
@@ -218,6 +233,8 @@ class RoomSession(QObject):
             # A new turn while replies stream would give seats different histories.
             raise ChatroomError("Replies are still streaming: stop them or wait before sending.")
         turn = self.room.start_turn(prompt)
+        if self.history is not None:
+            self.history.save_turn(self.room, len(self.room.turns) - 1)
         self.turn_started.emit(len(self.room.turns) - 1)
         for seat in self.room.seats:
             self._start(turn, seat)
@@ -318,6 +335,10 @@ class RoomSession(QObject):
 
     async def _run_reply(self, turn: Turn, seat: Seat) -> None:
         reply = turn.replies[seat.id]
+        # Saves name the room and turn the reply was started in, even if the
+        # user has moved to another room by the time it ends.
+        save = functools.partial(self._save_reply, self.room.id, self.room.turns.index(turn), seat.label)
+        self._saving[seat.id] = save
         try:
             # The request is opened only once a slot is free, so a queued
             # reply's read timeout does not run while it waits.
@@ -335,6 +356,7 @@ class RoomSession(QObject):
             log.exception("unexpected error in a reply of %s", seat.model)
             self._end(reply, ReplyState.FAILED, f"Unexpected error ({type(exc).__name__}); see the log.")
         finally:
+            save(reply, force=True)
             self._finish_task(seat.id)
 
     def _is_current(self, seat_id: SeatId) -> bool:
@@ -350,6 +372,7 @@ class RoomSession(QObject):
         if slots.locked():
             reply.move_to(ReplyState.QUEUED)
             if self._is_current(seat.id):
+                self._saving[seat.id](reply, force=True)
                 self.reply_changed.emit(seat.id)
         return slots
 
@@ -377,6 +400,7 @@ class RoomSession(QObject):
             was_streaming = reply.state is ReplyState.STREAMING
             reply.append_text(event.text)
             self._pending.setdefault(seat_id, []).append(event.text)
+            self._saving[seat_id](reply, force=not was_streaming)
             if not was_streaming:
                 self._status.pop(seat_id, None)
                 self.reply_changed.emit(seat_id)
@@ -395,6 +419,23 @@ class RoomSession(QObject):
             delay_s = math.ceil(event.delay_s)
             self._status[seat_id] = f"retrying in {delay_s} s (attempt {event.attempt + 1})"
             self.reply_changed.emit(seat_id)
+
+    def _save_reply(
+        self, room_id: str, turn_index: int, label: str, reply: Reply, *, force: bool = False
+    ) -> None:
+        """Hand the reply to the history writer: at state changes, else at most once a second.
+
+        A crash then loses at most SAVE_INTERVAL_S of text.
+        """
+        if self.history is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._saved_at.get(id(reply), 0.0) < SAVE_INTERVAL_S:
+            return
+        self._saved_at[id(reply)] = now
+        if reply.state.is_terminal:
+            self._saved_at.pop(id(reply), None)
+        self.history.save_reply(room_id, turn_index, reply, label)
 
     def _end(self, reply: Reply, state: ReplyState, error: str | None = None) -> None:
         if reply.state.is_terminal:

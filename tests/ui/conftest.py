@@ -64,6 +64,7 @@ def make_window(
         settings: Settings | None = None,
         keys: KeyStore | None = None,
         base_url: str | None = None,
+        history_path: Path | None = None,
     ) -> MainWindow:
         if settings is None:
             # Never the real OpenRouter, even on a "first start" without --base-url.
@@ -75,6 +76,7 @@ def make_window(
             # "" = no --base-url, as a first start would be.
             base_url=fake_server.base_url if base_url is None else base_url or None,
             models=models,
+            history_path=history_path,
         )
         # Not qtbot.addWidget: pytest-qt would delete the window (and its
         # session) before this fixture has stopped the session's tasks.
@@ -87,4 +89,6 @@ def make_window(
     for window in windows:
         window.close()
         run_until_done(qtbot, qt_loop, window.session.aclose())
+        if window.session.history is not None:
+            window.session.history.close()
         window.deleteLater()
