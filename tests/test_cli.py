@@ -61,3 +61,57 @@ def test_app_starts_and_sigterm_closes_it_cleanly(private_dirs: Path) -> None:
     assert "Traceback" not in stderr
     settings = (private_dirs / "config" / "chatroom" / "settings.json").read_text()
     assert '"fake/echo"' in settings and '"fake/lorem"' in settings
+
+
+def saved_room(title_prompt: str) -> str:
+    """A room with one turn saved in the history of the private XDG dirs; its id."""
+    from chatroom.core import paths
+    from chatroom.core.room import ReplyState, Room
+    from chatroom.core.store import Store
+
+    room = Room()
+    seat = room.add_seat("fake/echo")
+    turn = room.start_turn(title_prompt)
+    reply = turn.replies[seat.id]
+    reply.append_text("an answer")
+    reply.move_to(ReplyState.DONE)
+    store = Store(paths.database_path())
+    try:
+        store.save_room(room)
+    finally:
+        store.close()
+    return room.id
+
+
+def test_list_prints_rooms_newest_first(private_dirs: Path) -> None:
+    env = {**os.environ}
+    assert chatroom("list").stdout == ""  # no history yet
+    older = saved_room("first\troom")
+    time.sleep(0.01)
+    newer = saved_room("second room")
+    result = subprocess.run(
+        [sys.executable, "-m", "chatroom", "list"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [line[0] for line in lines] == [newer, older]
+    assert lines[1][2] == "first room"  # a tab in the title cannot break the columns
+    assert all(line[1].endswith("Z") and "T" in line[1] for line in lines)
+
+
+def test_export_writes_each_format(private_dirs: Path, tmp_path: Path) -> None:
+    room_id = saved_room("export this")
+    for fmt in ("md", "json", "html"):
+        out = tmp_path / f"room.{fmt}"
+        result = chatroom("export", room_id, "--format", fmt, "-o", str(out))
+        assert result.returncode == 0, result.stderr
+        assert "export this" in out.read_text()
+
+
+def test_export_errors_are_one_line(private_dirs: Path, tmp_path: Path) -> None:
+    saved_room("something")
+    unknown = chatroom("export", "no-such-room", "--format", "md", "-o", str(tmp_path / "x.md"))
+    assert unknown.returncode != 0 and unknown.stderr.count("\n") == 1
+    assert "no-such-room" in unknown.stderr
+    bad_format = chatroom("export", "x", "--format", "pdf", "-o", str(tmp_path / "x.pdf"))
+    assert bad_format.returncode == 2 and bad_format.stderr.count("\n") == 1

@@ -150,6 +150,8 @@ class MainWindow(QMainWindow):
         )
         self.catalogs.catalogs_changed.connect(self.on_catalogs_catalogs_changed)
         self._restore_last_room = restore_last_room
+        #: Prompts still to send, one turn after another ("re-run the room").
+        self._rerun_queue: list[str] = []
         self.history: HistoryController | None = None
         self.setWindowTitle("Chatroom")
         self.setObjectName("MainWindow")
@@ -363,6 +365,9 @@ class MainWindow(QMainWindow):
         seats_menu = self.menuBar().addMenu("&Seats")
         self._add_action(seats_menu, "&Add a model…", "Ctrl+M", self.on_browse_button_clicked)
         self._add_action(seats_menu, "&Compare two replies…", "Ctrl+D", self.on_compare_triggered)
+        seats_menu.addSeparator()
+        self._add_action(seats_menu, "&Re-run the last prompt", "Ctrl+R", self.on_rerun_last_triggered)
+        self._add_action(seats_menu, "Re-run &every prompt of the room", None, self.on_rerun_room_triggered)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self._params_dock.toggleViewAction())
         view_menu.addSeparator()
@@ -586,7 +591,35 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_stop_all_button_clicked(self) -> None:
+        self._rerun_queue.clear()
         self.session.stop_all()
+
+    @Slot()
+    def on_rerun_last_triggered(self) -> None:
+        """Send the last prompt again, as a new turn, to the seats as they are now."""
+        if self.session.room.turns:
+            self._rerun([self.session.room.turns[-1].prompt])
+
+    @Slot()
+    def on_rerun_room_triggered(self) -> None:
+        """Send every prompt of the room again, in order, in a new room with the same seats."""
+        prompts = [turn.prompt for turn in self.session.room.turns]
+        if prompts:
+            self.on_new_room_triggered()
+            self._rerun(prompts)
+
+    def _rerun(self, prompts: list[str]) -> None:
+        if self.session.is_busy:
+            self.statusBar().showMessage("Replies are still streaming: stop them or wait first.", 5000)
+            return
+        self._rerun_queue = list(prompts)
+        self._send_next_rerun()
+
+    def _send_next_rerun(self) -> None:
+        if not self._rerun_queue or self.session.is_busy:
+            return
+        self.prompt_edit.setPlainText(self._rerun_queue.pop(0))
+        self.on_send_button_clicked()
 
     @Slot(str)
     def on_pane_stop_requested(self, seat_id: str) -> None:
@@ -642,6 +675,8 @@ class MainWindow(QMainWindow):
             self._estimate_timer.start()  # the history grew
             if self.history is not None:
                 self.history.refresh()
+            # After this slot: the session finishes its bookkeeping first.
+            QTimer.singleShot(0, self._send_next_rerun)
         else:
             self._metrics_timer.start()
 

@@ -153,3 +153,21 @@ def test_reasoning_shows_collapsed_above_the_answer(qtbot: QtBot, make_window: W
     assert "Reasoning (" in text and "The answer is 42." in text
     assert text.index("Reasoning (") < text.index("The answer is 42.")
     assert "Let me think" not in text  # collapsed
+
+
+def test_rerun_every_prompt_of_the_room(
+    qtbot: QtBot, make_window: WindowFactory, fake_server: FakeOpenRouter
+) -> None:
+    window = make_window(["fake/echo"])
+    for prompt in ("one", "two", "three"):
+        send(qtbot, window, prompt)
+        wait_idle(qtbot, window)
+    old_room = window.session.room.id
+    window.on_rerun_room_triggered()
+    qtbot.waitUntil(lambda: len(window.session.room.turns) == 3 and not window.session.is_busy, timeout=TIMEOUT_MS)
+    assert window.session.room.id != old_room
+    assert [t.prompt for t in window.session.room.turns] == ["one", "two", "three"]
+    # The re-run builds its own thread: the third request carries the new first two turns.
+    assert [m["content"] for m in fake_server.chat_requests()[-1].body["messages"]] == [
+        "one", "one", "two", "two", "three"
+    ]
