@@ -24,6 +24,7 @@ ChatroomError
   KeyringUnavailable      no usable OS keyring
   SettingsError           settings could not be read or written
   StoreError              history could not be read or written
+    DamagedStore          the history file is not a readable database
   ReplyStateError         an illegal reply state transition: a bug
 """
 
@@ -38,6 +39,7 @@ __all__ = [
     "ChatroomError",
     "Conflict",
     "ContextTooLong",
+    "DamagedStore",
     "Forbidden",
     "InsufficientCredits",
     "KeyringUnavailable",
@@ -231,6 +233,10 @@ class SettingsError(ChatroomError):
 
 class StoreError(ChatroomError):
     """History could not be read or written."""
+
+
+class DamagedStore(StoreError):
+    """The history file is damaged or not a database: set it aside, start anew."""
 
 
 class ReplyStateError(ChatroomError):

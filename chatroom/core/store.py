@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from chatroom.core.errors import StoreError
+from chatroom.core.errors import DamagedStore, StoreError
 from chatroom.core.metrics import reply_metrics
 from chatroom.core.params import ParamValue
 from chatroom.core.room import Reply, ReplyState, Room, Seat, SeatId, Turn, Usage
@@ -677,7 +677,7 @@ def _translate(path: Path, exc: sqlite3.Error | _DamagedData) -> StoreError:
     """A StoreError the user can act on, from a sqlite3 error or unreadable data."""
     name = getattr(exc, "sqlite_errorname", "")
     if isinstance(exc, _DamagedData) or name in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
-        return StoreError(
+        return DamagedStore(
             f"The history file {path} is damaged: {exc}. Move it aside to start a new "
             "history; the old file is kept for recovery."
         )

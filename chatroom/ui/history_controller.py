@@ -58,6 +58,7 @@ class HistoryController(QObject):
         self.panel.restore_requested.connect(self.on_panel_restore_requested)
         writer.failed.connect(self.on_writer_failed)
         writer.saved.connect(self.on_writer_saved)
+        writer.notice.connect(self.on_writer_notice)
 
     def _run(self, action: Callable[[Store], T], on_done: Callable[[T | BaseException], None]) -> None:
         """`action(store)` on the store's thread; `on_done` with its result on this one."""
@@ -166,6 +167,10 @@ class HistoryController(QObject):
     @Slot()
     def on_writer_saved(self) -> None:
         self._window.show_banner("")
+
+    @Slot(str)
+    def on_writer_notice(self, message: str) -> None:
+        self._window.show_banner(message)
 
     # -- export and import ---------------------------------------------------
 

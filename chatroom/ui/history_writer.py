@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
-from chatroom.core.errors import StoreError
+from chatroom.core.errors import DamagedStore, StoreError
 from chatroom.core.room import Reply, Room, Turn
 from chatroom.core.store import Store
 
@@ -51,10 +51,13 @@ class HistoryWriter(QObject):
     Signals:
         failed(str): a save failed; the message says why (shown as a banner).
         saved(): a save succeeded after an earlier failure (the banner can go).
+        notice(str): something the user should know that needs no action
+            (a damaged history file was set aside).
     """
 
     failed = Signal(str)
     saved = Signal()
+    notice = Signal(str)
 
     def __init__(self, path: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -67,7 +70,13 @@ class HistoryWriter(QObject):
 
     def _open(self) -> Store:
         if self._store is None:
-            self._store = Store(self._path)
+            try:
+                self._store = Store(self._path)
+            except DamagedStore as exc:
+                # Never delete it: moved aside (with the time in its name) for recovery.
+                kept = Store.set_aside(self._path)
+                self._store = Store(self._path)
+                self.notice.emit(f"{exc} It was moved to {kept}; a new history was started.")
         return self._store
 
     def submit(self, action: Callable[[Store], T]) -> concurrent.futures.Future[T]:

@@ -137,3 +137,39 @@ def test_a_streaming_reply_is_saved_within_a_second(
     assert len(saved_text()) > 300
     window.stop_all_button.click()
     wait_idle(qtbot, window)
+
+
+def test_a_damaged_history_is_set_aside_and_a_new_one_started(
+    qtbot: QtBot, make_window: WindowFactory, tmp_path: Path
+) -> None:
+    db = tmp_path / "chatroom.sqlite3"
+    db.write_bytes(b"this is not a database" * 100)
+    window = make_window(history_path=db)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=TIMEOUT_MS)
+    assert "damaged" in window.banner.text() and "moved to" in window.banner.text()
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("chatroom.sqlite3.corrupt")]
+    assert len(kept) == 1 and kept[0].read_bytes().startswith(b"this is not a database")
+    store = Store(db)  # the new, empty history
+    assert store.list_rooms() == []
+    store.close()
+
+
+def test_a_5_mb_prompt_is_stored_and_exported_intact(
+    qtbot: QtBot, make_window: WindowFactory, qt_loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    db = tmp_path / "h.sqlite3"
+    window = make_window(["fake/http-400"], history_path=db)
+    prompt = ("A long pasted document line. " * 40 + "\n") * 4300  # about 5 MB
+    window.prompt_edit.setPlainText(prompt)
+    window.on_send_button_clicked()
+    wait_idle(qtbot, window)
+    room_id = window.session.room.id
+    assert window.history is not None
+    out = tmp_path / "big.json"
+    window.history.export_to(out, "json")
+    qtbot.waitUntil(out.exists, timeout=TIMEOUT_MS)
+    close(qtbot, qt_loop, window)
+    assert json.loads(out.read_text())["turns"][0]["prompt"] == prompt
+    store = Store(db)
+    assert store.load_room(room_id).turns[0].prompt == prompt
+    store.close()
