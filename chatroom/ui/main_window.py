@@ -74,7 +74,7 @@ log = logging.getLogger(__name__)
 MAX_SEATS: Final = 8
 METRICS_INTERVAL_MS: Final = 500
 #: Turns a pane shows when a room opens; earlier ones stay in the room and are sent.
-SHOWN_TURNS: Final = 50
+SHOWN_TURNS: Final = 30
 LOCAL_ENDPOINT: Final = "local"
 _WELCOME_PAGE, _HINT_PAGE, _PANES_PAGE = range(3)
 
