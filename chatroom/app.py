@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. http://127.0.0.1:8080/v1)",
     )
     parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="log at debug level (prompt text included, keys never) to the log file",
+    )
+    parser.add_argument(
         "--model",
         metavar="ID",
         action="append",
@@ -186,13 +191,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     base_url = _valid_base_url(build_parser(), args.base_url)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.WARNING)  # a terminal shows warnings; the file gets more
     if args.command is not None:
         return _run_command(args)
+    _start_log_file(debug=args.debug)
     # An exception escaping a Qt slot is logged, not printed raw and lost.
     sys.excepthook = lambda kind, value, trace: log.error(
         "unexpected error", exc_info=(kind, value, trace)
     )
     return _run_gui(base_url, args.model)
+
+
+def _start_log_file(*, debug: bool) -> None:
+    from chatroom.core import paths
+    from chatroom.core.logs import setup_logging
+
+    try:
+        setup_logging(paths.state_dir(), debug=debug)
+    except OSError as exc:  # a read-only home: run without a log file
+        log.warning("no log file: %s", exc)
 
 
 def _run_gui(base_url: str | None, models: Sequence[str]) -> int:

@@ -10,14 +10,25 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import platform
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
-from PySide6.QtCore import QByteArray, QStringListModel, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+import PySide6
+from PySide6.QtCore import QByteArray, QStringListModel, Qt, QTimer, QUrl, Signal, Slot, qVersion
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDesktopServices,
+    QKeyEvent,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QCompleter,
     QDockWidget,
@@ -39,6 +50,7 @@ from chatroom import __version__
 from chatroom.core import paths
 from chatroom.core.catalog import Pricing, Recommended, fetch_recommended
 from chatroom.core.errors import ChatroomError, SettingsError
+from chatroom.core.logs import LOG_NAME, recent_log_lines
 from chatroom.core.metrics import (
     CostRange,
     ReplyMetrics,
@@ -89,6 +101,20 @@ def endpoint_configs(settings: Settings, base_url_override: str | None) -> dict[
         openrouter = configs["openrouter"]
         configs["openrouter"] = EndpointConfig("openrouter", base_url_override, openrouter.max_concurrent)
     return configs
+
+
+def problem_report(log_path: Path) -> str:
+    """Version, platform, Qt and Python versions, and the last 200 redacted log lines."""
+    lines = recent_log_lines(log_path, 200)
+    return "\n".join(
+        [
+            f"Chatroom {__version__}",
+            f"Platform: {platform.platform()}",
+            f"Qt {qVersion()}, PySide6 {PySide6.__version__}, Python {platform.python_version()}",
+            f"Last {len(lines)} log lines:",
+            *lines,
+        ]
+    )
 
 
 class PromptEdit(QPlainTextEdit):
@@ -382,6 +408,8 @@ class MainWindow(QMainWindow):
         synced.setChecked(self.settings.synced_scrolling)
         help_menu = self.menuBar().addMenu("&Help")
         self._add_action(help_menu, "&Keyboard shortcuts", None, self.on_shortcuts_triggered)
+        self._add_action(help_menu, "Open &log folder", None, self.on_open_log_folder_triggered)
+        self._add_action(help_menu, "&Report a problem…", None, self.on_report_problem_triggered)
         self._add_action(help_menu, "&About Chatroom", None, self.on_about_triggered)
 
     def _add_action(self, menu: QMenu, text: str, keys: str | None, slot: Callable[..., object]) -> QAction:
@@ -780,6 +808,20 @@ class MainWindow(QMainWindow):
             "Keyboard shortcuts",
             "Ctrl+Enter\tsend to every seat\nEnter\tnew line in the prompt\nEsc\tstop all\n"
             "Ctrl+N\tnew room\nCtrl+,\tsettings\nCtrl+Q\tquit",
+        )
+
+    @Slot()
+    def on_open_log_folder_triggered(self) -> None:
+        folder = paths.state_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    @Slot()
+    def on_report_problem_triggered(self) -> None:
+        """Copy what a bug report needs (redacted) to the clipboard."""
+        QApplication.clipboard().setText(problem_report(paths.state_dir() / LOG_NAME))
+        self.statusBar().showMessage(
+            "Copied version, platform and the last 200 log lines (keys removed) to the clipboard.", 8000
         )
 
     @Slot()
