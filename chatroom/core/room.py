@@ -129,6 +129,8 @@ class Reply:
     finish_reason: str | None = None
     usage: Usage | None = None
     error: str | None = None
+    #: Where the user can fix the error: "settings" (a rejected key), else None.
+    error_fix: str | None = None
     created_at: float = field(default_factory=time.time)
     #: When the request went out (after any queue); time to first token counts from here.
     sent_at: float | None = None

@@ -482,6 +482,7 @@ class MainWindow(QMainWindow):
         pane.remove_requested.connect(self.on_pane_remove_requested)
         pane.settings_requested.connect(self.on_pane_settings_requested)
         pane.maximise_requested.connect(self.on_pane_maximise_requested)
+        pane.fix_requested.connect(self.on_pane_fix_requested)
         turns = self.session.room.turns
         if len(turns) > SHOWN_TURNS:
             # A long room opens at once: its last turns are shown, all are sent.
@@ -544,6 +545,11 @@ class MainWindow(QMainWindow):
     async def _recommended_job(self, endpoint: str, model: str) -> Recommended | None:
         client = await self.session.clients.client_for(endpoint)
         return await fetch_recommended(client, model)
+
+    @Slot(str)
+    def on_pane_fix_requested(self, where: str) -> None:
+        if where == "settings":
+            self.on_settings_triggered()
 
     @Slot(str)
     def on_pane_maximise_requested(self, seat_id: str) -> None:

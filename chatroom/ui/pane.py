@@ -60,6 +60,7 @@ class ReplyPane(QFrame):
         remove_requested(str): the user asked to remove this seat.
         settings_requested(str): the user asked for this seat's own settings.
         maximise_requested(str): the user double-clicked the header.
+        fix_requested(str): the user followed the error's fix link ("settings").
     """
 
     stop_requested = Signal(str)
@@ -67,6 +68,7 @@ class ReplyPane(QFrame):
     remove_requested = Signal(str)
     settings_requested = Signal(str)
     maximise_requested = Signal(str)
+    fix_requested = Signal(str)
 
     def __init__(self, seat: Seat, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -117,7 +119,11 @@ class ReplyPane(QFrame):
 
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
-        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.setTextFormat(Qt.TextFormat.RichText)
+        self.error_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        self.error_label.linkActivated.connect(self.on_error_label_link_activated)
         self.error_label.setStyleSheet(
             "color: #c53030; background: rgba(197,48,48,0.08); padding: 4px; border-radius: 3px;"
         )
@@ -208,7 +214,10 @@ class ReplyPane(QFrame):
         self.state_label.setText(f"<span style='color:{colour}'>{reply.state.value}</span>")
         self.status_label.setText(status)
         if reply.error:
-            self.error_label.setText(reply.error)
+            text = html.escape(reply.error, quote=False)
+            if reply.error_fix == "settings":
+                text += ' <a href="chatroom:settings">Open Settings</a>'
+            self.error_label.setText(text)
             self.error_label.show()
         else:
             self.error_label.hide()
@@ -246,4 +255,9 @@ class ReplyPane(QFrame):
     @Slot()
     def on_header_double_clicked(self) -> None:
         self.maximise_requested.emit(self.seat_id)
+
+    @Slot(str)
+    def on_error_label_link_activated(self, link: str) -> None:
+        if link == "chatroom:settings":
+            self.fix_requested.emit("settings")
 

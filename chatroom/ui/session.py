@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from chatroom.core.catalog import Catalog, ModelInfo
-from chatroom.core.errors import ChatroomError, KeyringUnavailable, StreamInterrupted
+from chatroom.core.errors import AuthError, ChatroomError, KeyringUnavailable, StreamInterrupted
 from chatroom.core.metrics import estimate_tokens
 from chatroom.core.protocol import (
     Delta,
@@ -351,6 +351,8 @@ class RoomSession(QObject):
         except StreamInterrupted as exc:
             self._end(reply, ReplyState.INTERRUPTED, str(exc))
         except ChatroomError as exc:
+            if isinstance(exc, AuthError):
+                reply.error_fix = "settings"
             self._end(reply, ReplyState.FAILED, str(exc))
         except Exception as exc:  # the top of a task: nothing may escape unseen
             log.exception("unexpected error in a reply of %s", seat.model)

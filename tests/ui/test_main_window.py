@@ -150,6 +150,11 @@ def test_failed_reply_left_out_of_history_and_retry(
     pane = window.pane_for("fake/echo")
     assert state_of(pane) is ReplyState.FAILED
     assert "key was rejected" in pane.error_label.text()
+    assert 'href="chatroom:settings"' in pane.error_label.text()  # the fix is one click away
+    opened: list[str] = []
+    window.on_settings_triggered = lambda: opened.append("settings")  # type: ignore[method-assign]
+    pane.error_label.linkActivated.emit("chatroom:settings")
+    assert opened == ["settings"]  # the link opens Settings (here: without the modal dialog)
     qtbot.mouseClick(pane.retry_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window)
     assert state_of(pane) is ReplyState.DONE
