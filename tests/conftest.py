@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,22 @@ def private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 _LOOPBACK_NAMES = ("localhost", "::1")
+
+
+@pytest.fixture(autouse=True)
+def no_running_loop_outside_qt(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests without the Qt loop may asyncio.run(), whatever ran before them.
+
+    The GUI tests' qasync loop is marked running for the whole session (it is
+    never stopped); a core test run after them would otherwise be refused.
+    """
+    if "qt_loop" in request.fixturenames:
+        yield
+        return
+    previous = asyncio.events._get_running_loop()  # private, but the only handle there is
+    asyncio.events._set_running_loop(None)
+    yield
+    asyncio.events._set_running_loop(previous)
 
 
 @pytest.fixture(autouse=True)

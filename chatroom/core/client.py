@@ -29,6 +29,7 @@ from chatroom.core.errors import (
     MalformedResponse,
     NetworkError,
     ReadTimeout,
+    Redirected,
     StreamInterrupted,
 )
 from chatroom.core.protocol import (
@@ -203,9 +204,7 @@ class ChatClient:
 
     async def _error_of(self, response: httpx.Response) -> ApiError:
         raw = await response.aread()
-        return error_from_body(
-            response.status_code, raw, retry_after_s=parse_retry_after(response.headers)
-        )
+        return _response_error(response, raw)
 
     def _translate(self, exc: httpx.HTTPError, accepted: bool) -> ChatroomError:
         """An httpx error in words for the user; never includes headers or the key."""
@@ -240,7 +239,7 @@ class ChatClient:
         except httpx.HTTPError as exc:
             raise self._translate(exc, accepted=False) from None
         if response.status_code != 200:
-            raise error_from_body(response.status_code, response.content)
+            raise _response_error(response, response.content)
         try:
             data = response.json().get("data")
         except (ValueError, AttributeError):
@@ -265,7 +264,7 @@ class ChatClient:
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise error_from_body(response.status_code, response.content)
+            raise _response_error(response, response.content)
         try:
             data = response.json().get("data")
         except (ValueError, AttributeError):
@@ -284,9 +283,17 @@ class ChatClient:
             except httpx.HTTPError as exc:
                 raise self._translate(exc, accepted=False) from None
             if response.status_code != 200:
-                raise error_from_body(response.status_code, response.content)
+                raise _response_error(response, response.content)
         auth = "key accepted" if self._key is not None else "no key sent"
         return f"Connected to {self.host}: {len(models)} models, {auth}."
+
+
+def _response_error(response: httpx.Response, body: bytes) -> ApiError:
+    """The error of a non-200 answer; a redirect names where it pointed."""
+    if response.is_redirect:
+        location = response.headers.get("location", "another address")
+        return Redirected(response.status_code, location)
+    return error_from_body(response.status_code, body, retry_after_s=parse_retry_after(response.headers))
 
 
 @functools.cache

@@ -5,6 +5,7 @@ and never contain an API key.
 
 ChatroomError
   ApiError(status, code, message)   an error body from the server (HTTP or in-stream)
+    Redirected            3xx: the endpoint moved; redirects are never followed
     BadRequest            400, 413, 422: the request was refused as it stands
       ContextTooLong      400 with error_type context_length_exceeded
     AuthError             401: the key was rejected or is missing
@@ -50,6 +51,7 @@ __all__ = [
     "ParameterError",
     "RateLimited",
     "ReadTimeout",
+    "Redirected",
     "ReplyStateError",
     "RequestTimeout",
     "ServerError",
@@ -93,6 +95,17 @@ class ApiError(ChatroomError):
 
     def _describe(self) -> str:
         return f"The server answered {self.status}: {self.message}"
+
+
+class Redirected(ApiError):
+    """3xx: the endpoint answered with a redirect, which is never followed (the key would go along)."""
+
+    def _describe(self) -> str:
+        return (
+            f"The endpoint redirected ({self.status}) to {self.message}. Chatroom does not follow "
+            "redirects, so the key is not sent there: if that address is right, make it the "
+            "base URL in Settings."
+        )
 
 
 class BadRequest(ApiError):

@@ -571,9 +571,11 @@ class SettingsDialog(QDialog):
         self._key_edit.clear()  # a key typed for one endpoint is never saved for another
         self._show_titles(draft)
         override = self._base_url_override if draft.is_builtin else None
+        override_warning = check_base_url(override).warning if override else None
         _show(self._override_label, "" if not override else
               f"This run uses --base-url {override} instead. The URL above is saved "
-              "and used when Chatroom starts without --base-url.")
+              "and used when Chatroom starts without --base-url."
+              + (f" {override_warning}" if override_warning else ""))
         _show(self._connection_status, *draft.connection_status)
         if draft.key_status is None:
             self._refresh_key_status(draft)

@@ -22,6 +22,7 @@ __all__ = [
     "SCENARIO_IDS",
     "Ending",
     "ErrorReply",
+    "HOSTILE_TRACK_PATH",
     "JsonObject",
     "ModelRef",
     "ReplyPlan",
@@ -29,6 +30,7 @@ __all__ = [
     "default_models",
     "error_body",
     "error_for_status",
+    "hostile_markdown",
     "message_text",
     "parameters_data",
     "parse_model_id",
@@ -52,6 +54,8 @@ SCENARIO_IDS: Final = (
     "fake/reasoning",
     "fake/malformed",
     "fake/utf8",
+    "fake/hostile",
+    "fake/huge",
 )
 
 # Statuses listed in the catalogue so a model picker can offer them; any
@@ -68,6 +72,11 @@ _DEFAULT_SLOW_START_S: Final = 1.5
 _DEFAULT_RETRY_AFTER_429_S: Final = 1.0
 _FEW_WORDS: Final = 3
 _LOREM_PARAGRAPH_WORDS: Final = 60
+_DEFAULT_HUGE_KB: Final = 1024
+_DEFAULT_HUGE_CHUNK: Final = 4096
+# Big deltas close together: 1 MB arrives in about half a second, far faster
+# than any model writes, so the client's per-delta and per-byte costs show.
+_DEFAULT_HUGE_RATE: Final = 500.0
 
 _LOREM: Final = (
     "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
@@ -82,6 +91,10 @@ _REASONING_TEXT: Final = "Let me think about this. The user wants a short answer
 _REASONING_ANSWER: Final = "The answer is 42."
 _MALFORMED_TEXT: Final = "This reply survives one malformed event."
 _UTF8_TEXT: Final = "déjà vu — 日本語 🎉"
+#: Where `fake/hostile` points when the server does not say its own address.
+_DEFAULT_ORIGIN: Final = "http://127.0.0.1"
+#: The path of the hostile reply's innocent-looking link (its text is not its URL).
+HOSTILE_TRACK_PATH: Final = "/track"
 
 
 class Ending(enum.Enum):
@@ -264,6 +277,55 @@ def _utf8(ref: ModelRef, body: JsonObject) -> ReplyPlan:
     return ReplyPlan(content=content, finish_reason=finish, split_utf8=True, interval_s=0.01)
 
 
+def hostile_markdown(origin: str) -> str:
+    """A reply that tries every way Markdown and HTML have to make a viewer fetch or run something.
+
+    Every URL points at `origin` (the fake server itself, so a test sees any
+    fetch in its request log) under a path outside the API: `/pixel.png`,
+    `/img.png`, `/style.css`, `/frame.html`, `/script.js`, `/font.woff`,
+    `/bg.png`, `/table.png`, `/ref.png`, `/nested.png`, ... and the links
+    `/track` (text differs from the URL), `/deceptive` (its text is another
+    URL, `/safe`), `/anchor` (raw HTML) and `/plain` (an autolink: its text is
+    its URL).
+    """
+    o = origin.rstrip("/")
+    return (
+        "# Totally normal answer\n\n"
+        f"![x]({o}/pixel.png)\n\n"
+        f'<img src="{o}/img.png" onerror="fetch(\'{o}/onerror\')">\n\n'
+        f'<link rel=stylesheet href="{o}/style.css">\n\n'
+        f'<iframe src="{o}/frame.html"></iframe>\n\n'
+        f'<script src="{o}/script.js">fetch("{o}/script-fetch")</script>\n\n'
+        f"<style>@font-face{{font-family:evil;src:url({o}/font.woff)}} "
+        f"p{{background-image:url({o}/bg.png)}}</style>\n\n"
+        f'<table background="{o}/table.png"><tr><td>cell</td></tr></table>\n\n'
+        f'<p style="background-image:url({o}/style-attr.png)">styled</p>\n\n'
+        f'<a href="{o}/anchor">raw html link</a>\n\n'
+        f"[innocent text]({o}{HOSTILE_TRACK_PATH})\n\n"
+        f"[{o}/safe]({o}/deceptive)\n\n"
+        f"[![nested]({o}/nested.png)]({o}/nested-link)\n\n"
+        "![reference image][pic]\n\n"
+        f"[pic]: {o}/ref.png\n\n"
+        f"<{o}/plain>\n\n"
+        "[run me](javascript:alert(1)) and [data](data:text/html,<script>alert(1)</script>)\n"
+    )
+
+
+def _hostile(origin: str) -> ReplyPlan:
+    return ReplyPlan(content=tuple(split_words(hostile_markdown(origin))))
+
+
+def _huge(ref: ModelRef, body: JsonObject) -> ReplyPlan:
+    """`kb` KiB of lorem paragraphs (default 1024) in `chunk`-character deltas at `rate` deltas/s."""
+    size = int(ref.option_float("kb", _DEFAULT_HUGE_KB, positive=True) * 1024)
+    chunk = max(1, int(ref.option_float("chunk", _DEFAULT_HUGE_CHUNK, positive=True)))
+    rate = ref.option_float("rate", _DEFAULT_HUGE_RATE, positive=True)
+    words = size // 5 + _LOREM_PARAGRAPH_WORDS  # lorem words average over 6 characters
+    text = "".join(_lorem_tokens(words))[:size]
+    content = tuple(text[i : i + chunk] for i in range(0, len(text), chunk))
+    return ReplyPlan(content=content, interval_s=1.0 / rate)
+
+
 _PLANNERS: Final = {
     "fake/echo": _echo,
     "fake/lorem": _lorem,
@@ -274,15 +336,19 @@ _PLANNERS: Final = {
     "fake/reasoning": _reasoning,
     "fake/malformed": _malformed,
     "fake/utf8": _utf8,
+    "fake/huge": _huge,
 }
 
 
-def plan_reply(ref: ModelRef, body: JsonObject, *, is_listed: bool) -> ReplyPlan | ErrorReply:
+def plan_reply(
+    ref: ModelRef, body: JsonObject, *, is_listed: bool, origin: str = _DEFAULT_ORIGIN
+) -> ReplyPlan | ErrorReply:
     """Decide the reply for a valid chat request.
 
     `body` must already have a non-empty `messages` list. `is_listed` says the
-    model is in the current catalogue; such non-scenario models echo. Raises
-    ValueError for bad options or parameters (the caller answers 400).
+    model is in the current catalogue; such non-scenario models echo. `origin`
+    is the server's own `http://127.0.0.1:PORT`, where `fake/hostile` points.
+    Raises ValueError for bad options or parameters (the caller answers 400).
     """
     status_match = _HTTP_SCENARIO.fullmatch(ref.base)
     if status_match and 400 <= int(status_match.group(1)) <= 599:
@@ -291,6 +357,8 @@ def plan_reply(ref: ModelRef, body: JsonObject, *, is_listed: bool) -> ReplyPlan
         if "retry_after" in ref.options:
             retry_after_s = ref.option_float("retry_after", 0.0)
         return error_for_status(status, ref.model_id, retry_after_s)
+    if ref.base == "fake/hostile":
+        return _hostile(origin)
     planner = _PLANNERS.get(ref.base)
     if planner is not None:
         return planner(ref, body)

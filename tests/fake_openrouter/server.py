@@ -24,7 +24,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final
@@ -115,13 +115,22 @@ class FakeOpenRouter:
     Everything here is safe to call from any thread while the server runs.
     """
 
-    def __init__(self, *, api_key: str | None = None, port: int = 0, log_requests: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        port: int = 0,
+        log_requests: bool = False,
+        max_chats: int | None = None,
+    ) -> None:
         """Prepare a server; nothing is bound until start().
 
         api_key: None accepts any request; otherwise every endpoint needs
             `Authorization: Bearer <api_key>` and answers 401 without it.
         port: 0 picks a free port.
         log_requests: print one line per request to stderr (standalone runs).
+        max_chats: serve at most this many chat replies at once; later ones
+            wait unanswered until one ends (a local server's slots). None: no limit.
         """
         self.api_key = api_key
         self.log_requests = log_requests
@@ -134,11 +143,20 @@ class FakeOpenRouter:
         self._failures: dict[str, collections.deque[_Failure]] = {}
         self._models = default_models()
         self._spent_usd = 0.0
+        self._chat_slots = threading.Semaphore(max_chats) if max_chats is not None else None
+        self._active_chats = 0
+        self._peak_chats = 0
         #: When set, GET /models answers this status (with an error body unless
         #: `models_body` is set too), to test clients against a missing catalogue.
         self.models_status: int | None = None
         #: When set, GET /models answers these raw bytes (e.g. b"{not json").
         self.models_body: bytes | None = None
+        #: When set (e.g. to another server's base_url), every API request
+        #: answers `redirect_status` with `Location: <redirect_to><endpoint>`,
+        #: before any auth check, as a moved endpoint or a proxy would.
+        self.redirect_to: str | None = None
+        #: 307 or 308 keep the method and body; 301, 302 and 303 work too.
+        self.redirect_status = 307
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -238,6 +256,12 @@ class FakeOpenRouter:
         with self._lock:
             return self._spent_usd
 
+    @property
+    def peak_chats(self) -> int:
+        """Return the most chat replies that were ever being served at the same time."""
+        with self._lock:
+            return self._peak_chats
+
     def wait_for_disconnect(self, model: str, timeout_s: float = 5) -> bool:
         """Wait until a reply for `model` (full or base id) saw its client leave."""
         with self._changed:
@@ -266,8 +290,10 @@ class FakeOpenRouter:
             queue.extend([_Failure(status, retry_after)] * count)
 
     def reset(self) -> None:
-        """Forget requests, disconnects, errors, pending failures, spend, set_models() and /models overrides."""
+        """Forget requests, disconnects, errors, failures, spend, set_models(), /models overrides, redirects."""
         self.models_status = self.models_body = None
+        self.redirect_to = None
+        self.redirect_status = 307
         with self._lock:
             self._requests.clear()
             self._disconnects.clear()
@@ -275,6 +301,7 @@ class FakeOpenRouter:
             self._failures.clear()
             self._models = default_models()
             self._spent_usd = 0.0
+            self._peak_chats = self._active_chats
 
     # -- used by the handler -----------------------------------------------
 
@@ -290,6 +317,24 @@ class FakeOpenRouter:
     def _record_error(self, error: BaseException) -> None:
         with self._lock:
             self._errors.append(error)
+
+    @contextlib.contextmanager
+    def _chat_slot(self) -> Iterator[None]:
+        """Hold a slot while one chat reply is served; wait for one under `max_chats`."""
+        if self._chat_slots is not None:
+            while not self._chat_slots.acquire(timeout=_POLL_S):
+                if self._stopping.is_set():
+                    raise _ServerStopping
+        with self._lock:
+            self._active_chats += 1
+            self._peak_chats = max(self._peak_chats, self._active_chats)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active_chats -= 1
+            if self._chat_slots is not None:
+                self._chat_slots.release()
 
     def _add_spend(self, cost: float) -> None:
         with self._lock:
@@ -625,9 +670,15 @@ class _Handler(BaseHTTPRequestHandler):
             received_at_s=time.monotonic(),
         )
         self.fake._record(request)
-        route = _route(_endpoint(path) or "")
+        endpoint = _endpoint(path) or ""
+        route = _route(endpoint)
         if route is None:
             self._send_json(404, error_body(404, "Not Found"))
+            return
+        target = self.fake.redirect_to
+        if target is not None:
+            location = target.rstrip("/") + endpoint + (f"?{query}" if query else "")
+            self._send_bytes(self.fake.redirect_status, b"", {"Location": location})
             return
         auth_problem = self._auth_problem()
         if auth_problem is not None:
@@ -690,7 +741,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error_reply(error_for_status(failure.status, model, failure.retry_after_s))
             return
         try:
-            outcome = plan_reply(parse_model_id(model), body, is_listed=self.fake._is_listed(model))
+            outcome = plan_reply(
+                parse_model_id(model), body, is_listed=self.fake._is_listed(model), origin=self.fake.root_url
+            )
         except ValueError as exc:
             self._send_json(400, error_body(400, str(exc)))
             return
@@ -698,10 +751,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error_reply(outcome)
             return
         gen = _Generation(model, outcome, body["messages"], self.fake._find_model(model))
-        if body.get("stream") is True:
-            self._stream(gen)
-        else:
-            self._complete(gen)
+        with self.fake._chat_slot():
+            if body.get("stream") is True:
+                self._stream(gen)
+            else:
+                self._complete(gen)
 
     def _stream(self, gen: _Generation) -> None:
         """Answer with SSE; record a disconnect if the client leaves before the end."""
