@@ -214,10 +214,11 @@ class ChatClient:
             return StreamInterrupted()
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
             return NetworkError(f"The base URL {self.base_url!r} is not a valid http(s) URL.")
+        fix = " Check that the server is running and its base URL in Settings."
         if isinstance(exc, httpx.ConnectTimeout):
-            return NetworkError(f"Cannot reach {self.host}: the connection timed out.")
+            return NetworkError(f"Cannot reach {self.host}: the connection timed out.{fix}")
         if isinstance(exc, httpx.ConnectError):
-            return NetworkError(f"Cannot reach {self.host}: {_connect_reason(exc)}.")
+            return NetworkError(f"Cannot reach {self.host}: {_connect_reason(exc)}.{fix}")
         return NetworkError(f"Lost the connection to {self.host}: {type(exc).__name__}.")
 
     def _retry_delay(self, error: ChatroomError, attempt: int) -> float | None:
@@ -296,6 +297,23 @@ def _response_error(response: httpx.Response, body: bytes) -> ApiError:
     return error_from_body(response.status_code, body, retry_after_s=parse_retry_after(response.headers))
 
 
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is in the cause/context chain (anyio wraps socket errors, in groups too)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, kind):
+            return True
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+    return False
+
+
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     """One verifying TLS context for every https endpoint.
@@ -316,6 +334,8 @@ class _NotAccepted(Exception):
 
 
 def _connect_reason(exc: httpx.ConnectError) -> str:
+    if _caused_by(exc, ConnectionRefusedError):
+        return "connection refused"
     text = str(exc).lower()
     if "refused" in text:
         return "connection refused"

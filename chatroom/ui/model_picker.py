@@ -112,6 +112,11 @@ def _plural(count: int) -> str:
 
 def _note_text(catalog: Catalog) -> str | None:
     if catalog.error:
+        if catalog.models:
+            return (
+                f"Showing the cached list: the refresh failed ({catalog.error.rstrip('.')}). "
+                "Prices and models may be out of date."
+            )
         return f"No catalogue: {catalog.error.rstrip('.')}. Type a model id in the seat bar instead."
     if not catalog.models:
         return "This endpoint lists no models. Type a model id in the seat bar instead."
