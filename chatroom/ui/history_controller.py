@@ -87,7 +87,15 @@ class HistoryController(QObject):
             room_id = store.last_room_id()
             return store.load_room(room_id) if room_id is not None else None
 
-        self._run(load, self._opened)
+        def opened(result: Room | None | BaseException) -> None:
+            # The user may have started a turn before the history answered:
+            # their live room wins over the one from last time.
+            if self._session.room.turns or self._session.is_busy:
+                self.refresh()
+                return
+            self._opened(result)
+
+        self._run(load, opened)
         self.refresh()
 
     @Slot(str)
@@ -162,7 +170,8 @@ class HistoryController(QObject):
 
     @Slot(str)
     def on_writer_failed(self, message: str) -> None:
-        self._window.show_banner(f"History cannot be saved: {message} Replies go on streaming.")
+        reason = message.rstrip(".")
+        self._window.show_banner(f"History cannot be saved: {reason}. Replies go on streaming.")
 
     @Slot()
     def on_writer_saved(self) -> None:
