@@ -235,16 +235,10 @@ class ChatClient:
 
     async def list_models(self) -> list[dict[str, object]]:
         """GET /models: the raw model objects (OpenRouter's or a local server's shape)."""
-        try:
-            response = await self._http.get(self._url("models"), headers=self._headers())
-        except httpx.HTTPError as exc:
-            raise self._translate(exc, accepted=False) from None
+        response = await self._get("models")
         if response.status_code != 200:
             raise _response_error(response, response.content)
-        try:
-            data = response.json().get("data")
-        except (ValueError, AttributeError):
-            data = None
+        data = _data_of(response)
         if not isinstance(data, list):
             raise MalformedResponse("Malformed response: /models did not return a list.")
         return [m for m in data if isinstance(m, dict)]
@@ -257,36 +251,42 @@ class ChatClient:
         other failures raise like list_models.
         """
         # Quoted so an id's `?` or `#` stays in the path; `/` and `:` are part of ids.
-        path = "parameters/" + quote(model, safe="/:")
-        try:
-            response = await self._http.get(self._url(path), headers=self._headers())
-        except httpx.HTTPError as exc:
-            raise self._translate(exc, accepted=False) from None
+        response = await self._get("parameters/" + quote(model, safe="/:"))
         if response.status_code == 404:
             return None
         if response.status_code != 200:
             raise _response_error(response, response.content)
-        try:
-            data = response.json().get("data")
-        except (ValueError, AttributeError):
-            data = None
+        data = _data_of(response)
         if not isinstance(data, dict):
             raise MalformedResponse("Malformed response: /parameters did not return an object.")
         return data
+
+    async def _get(self, path: str) -> httpx.Response:
+        """A GET of `path` under the base URL; network failures as NetworkError."""
+        try:
+            return await self._http.get(self._url(path), headers=self._headers())
+        except httpx.HTTPError as exc:
+            raise self._translate(exc, accepted=False) from None
 
     async def test_connection(self) -> str:
         """Check the endpoint and the key without spending tokens; a line for the user."""
         models = await self.list_models()
         if self._attribution and self._key is not None:
             # /models answers without a key on OpenRouter; /key proves the key works.
-            try:
-                response = await self._http.get(self._url("key"), headers=self._headers())
-            except httpx.HTTPError as exc:
-                raise self._translate(exc, accepted=False) from None
+            response = await self._get("key")
             if response.status_code != 200:
                 raise _response_error(response, response.content)
         auth = "key accepted" if self._key is not None else "no key sent"
         return f"Connected to {self.host}: {len(models)} models, {auth}."
+
+
+def _data_of(response: httpx.Response) -> object:
+    """The `data` member of a JSON object body, or None."""
+    try:
+        document = response.json()
+    except ValueError:
+        return None
+    return document.get("data") if isinstance(document, dict) else None
 
 
 def _response_error(response: httpx.Response, body: bytes) -> ApiError:
