@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from chatroom.core.catalog import Catalog, ModelInfo
 from chatroom.core.errors import AuthError, ChatroomError, KeyringUnavailable, StreamInterrupted
+from chatroom.core.logs import redact
 from chatroom.core.metrics import estimate_tokens
 from chatroom.core.protocol import (
     Delta,
@@ -442,7 +443,8 @@ class RoomSession(QObject):
     def _end(self, reply: Reply, state: ReplyState, error: str | None = None) -> None:
         if reply.state.is_terminal:
             return
-        reply.error = error
+        # A server may quote the request back in its error: never show or store a key.
+        reply.error = redact(error) if error else None
         reply.move_to(state)
 
     def _finish_task(self, seat_id: SeatId) -> None:

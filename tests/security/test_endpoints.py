@@ -245,3 +245,13 @@ def test_each_endpoint_receives_only_its_own_key(
     assert {r.headers.get("authorization") for r in to_local} == expected_local
     assert [r.path for r in to_remote if key_b in wire_text(r)] == []
     assert [r.path for r in to_local if key_a in wire_text(r)] == []
+
+
+def test_an_error_quoting_the_key_is_shown_and_stored_masked(make_window: WindowFactory) -> None:
+    from chatroom.core.room import Reply, ReplyState, SeatId
+
+    window = make_window(["fake/echo"])
+    reply = Reply(SeatId("s1"))
+    # The session's one place where a reply's error is set: a server quoting the key back.
+    window.session._end(reply, ReplyState.FAILED, "Invalid key sk-or-v1-echoed0123456789abcdef in request")
+    assert reply.error is not None and "echoed0123456789" not in reply.error
