@@ -692,16 +692,24 @@ class SettingsDialog(QDialog):
         if draft.is_builtin:
             return
         self._pending_removal = draft
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        self._ask(
             "Remove endpoint",
             f"Remove the endpoint “{draft.name}”?\n\nWhen you press OK in Settings, "
             "its API key, if one is stored, is deleted from the system keyring too.",
+            self.on_remove_box_button_clicked,
+        )
+
+    def _ask(self, title: str, question: str, on_answer: Callable[[QAbstractButton], None]) -> None:
+        """A Yes/Cancel question (Cancel by default) whose answer goes to `on_answer`."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            title,
+            question,
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             self,
         )
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.buttonClicked.connect(self.on_remove_box_button_clicked)
+        box.buttonClicked.connect(on_answer)
         box.finished.connect(box.deleteLater)
         box.open()  # not exec(): no nested event loop under qasync
 
@@ -870,17 +878,11 @@ class SettingsDialog(QDialog):
         draft = self._current
         if not self._keyable(draft):
             return
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        self._ask(
             "Delete key",
             f"Delete the API key of “{draft.name}” from the system keyring?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            self,
+            self.on_delete_box_button_clicked,
         )
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.buttonClicked.connect(self.on_delete_box_button_clicked)
-        box.finished.connect(box.deleteLater)
-        box.open()  # not exec(): no nested event loop under qasync
 
     @Slot(QAbstractButton)
     def on_delete_box_button_clicked(self, button: QAbstractButton) -> None:

@@ -19,7 +19,7 @@ import pytest
 from chatroom.core import paths
 from chatroom.core.errors import StoreError
 from chatroom.core.metrics import reply_metrics
-from chatroom.core.room import Reply, ReplyState, Room, SeatId, Turn, Usage
+from chatroom.core.room import Reply, ReplyState, Room, SeatId, Usage
 from chatroom.core.store import (
     INTERRUPTED_ERROR,
     SCHEMA_VERSION,
