@@ -49,6 +49,9 @@ APP_TITLE: Final = "Chatroom"
 # A Retry-After hint above this means "not soon": fail instead of waiting (§10).
 MAX_RETRY_HINT_S: Final = 120.0
 MAX_BACKOFF_S: Final = 8.0
+# A Retry-After hint of h seconds is waited for between 1.05 h and 1.25 h.
+RETRY_HINT_MIN_FACTOR: Final = 1.05
+RETRY_HINT_JITTER: Final = 0.2
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -229,7 +232,10 @@ class ChatClient:
         if hint is not None and hint > MAX_RETRY_HINT_S:
             return None
         if hint is not None and hint > 0:
-            return hint
+            # Never early (qasync sleeps on Qt's coarse timers, which may fire
+            # up to 5 % early) and spread, so that seats told the same
+            # Retry-After do not all come back in the same instant.
+            return hint * (RETRY_HINT_MIN_FACTOR + RETRY_HINT_JITTER * random.random())
         backoff = min(self._retry_base_s * 2.0**attempt, MAX_BACKOFF_S)
         return backoff * (1 - 0.25 * random.random())
 

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import math
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -419,7 +418,8 @@ class RoomSession(QObject):
         elif isinstance(event, Finished):
             reply.finish_reason = event.reason
         elif isinstance(event, Retrying):
-            delay_s = math.ceil(event.delay_s)
+            # To the nearest second: a hint of 1 s is waited for 1.05–1.25 s.
+            delay_s = max(1, round(event.delay_s))
             self._status[seat_id] = f"retrying in {delay_s} s (attempt {event.attempt + 1})"
             self.reply_changed.emit(seat_id)
 
