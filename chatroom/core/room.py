@@ -2,7 +2,9 @@
 
 A Room has seats (columns) and turns (rows). Each turn holds one Reply per
 seat. Each seat sees its own thread: every earlier prompt plus its own earlier
-replies; failed replies are left out of what is sent.
+replies; failed replies are left out of what is sent. A manual retry replaces
+a reply and keeps the old one among the new one's earlier attempts, which are
+shown and saved but never sent.
 """
 
 from __future__ import annotations
@@ -138,6 +140,10 @@ class Reply:
     prompt_tokens_estimate: int | None = None
     first_token_at: float | None = None
     finished_at: float | None = None
+    #: Earlier attempts at this reply, oldest first, all ended: a manual retry
+    #: keeps the reply it replaces here (`Room.retry_reply`). The client's own
+    #: retries before the first token make none. Not in the repr: it can be long.
+    attempts: list[Reply] = field(default_factory=list, repr=False)
 
     def move_to(self, state: ReplyState) -> None:
         """Change state or raise ReplyStateError for a move the machine forbids."""
@@ -174,10 +180,18 @@ class Reply:
             self.move_to(ReplyState.STREAMING)
 
     def snapshot(self) -> Reply:
-        """A copy that later appends do not change: safe to hand to another thread."""
-        copy = dataclasses.replace(self, _text_parts=[])
+        """A copy that later appends do not change: safe to hand to another thread.
+
+        Earlier attempts never change, so the copy shares them (in a list of its own).
+        """
+        copy = dataclasses.replace(self, _text_parts=[], attempts=list(self.attempts))
         copy.text = self.text
         return copy
+
+    @property
+    def attempt(self) -> int:
+        """This reply's number among the attempts at it: 1 unless it was retried."""
+        return len(self.attempts) + 1
 
     @property
     def is_partial(self) -> bool:
@@ -308,9 +322,25 @@ class Room:
         return messages
 
     def retry_reply(self, turn: Turn, seat_id: SeatId) -> Reply:
-        """Replace an ended reply with a fresh waiting one (the old one is returned)."""
+        """Replace an ended reply with a fresh waiting one that keeps it as an earlier attempt.
+
+        The fresh reply's `attempts` are the old one's, then the old one
+        itself, which keeps none of its own. The old one is returned.
+        """
         old = turn.replies[seat_id]
         if not old.state.is_terminal:
             raise ValueError("Only an ended reply can be retried.")
-        turn.replies[seat_id] = Reply(seat_id)
+        earlier = [*old.attempts, old]
+        old.attempts = []
+        # Joined once now: the store's thread reads it later, and it never grows again.
+        old.text = old.text
+        turn.replies[seat_id] = Reply(seat_id, attempts=earlier)
         return old
+
+    def retried_turns(self, seat_id: SeatId) -> list[int]:
+        """Indexes into `turns` of the turns where the seat's reply has earlier attempts."""
+        return [
+            index
+            for index, turn in enumerate(self.turns)
+            if (reply := turn.replies.get(seat_id)) is not None and reply.attempts
+        ]

@@ -29,10 +29,22 @@ takes about 6 ms). Opening the store marks the
 replies a crash left waiting, queued or streaming as interrupted, and indexes
 them.
 
-Search. FTS5 over prompts and reply texts. A message's row id in the index is
-its time in microseconds (bumped past a clash), so newest first is the
-index's own order and a search stops after `limit` hits instead of sorting
-every match; prefix indexes keep the last word's prefix match as fast.
+Earlier attempts. A manually retried reply keeps the replies it replaced
+(`Reply.attempts`); they live in `reply_attempts`, one row per attempt,
+while `replies` holds the current one and its attempt number. A save whose
+reply has the attempt number its row already holds writes no attempts, so
+the hot path costs the same as before; the first save after a retry writes
+the missing attempts in the same transaction as the new reply, so the old
+text is never overwritten before it is kept. The replaced reply's search
+index entry moves with it instead of being indexed again.
+
+Search. FTS5 over prompts and reply texts, earlier attempts included (a
+user looking for a sentence they read does not know it was retried away;
+`SearchHit.attempt` says when the hit is an earlier attempt). A message's
+row id in the index is its time in microseconds (bumped past a clash), so
+newest first is the index's own order and a search stops after `limit` hits
+instead of sorting every match; prefix indexes keep the last word's prefix
+match as fast.
 Snippets mark matches with SNIPPET_START and SNIPPET_END
 (STX/ETX control characters, which Markdown and model output do not use, so
 the UI can escape the text and then turn them into highlighting).
@@ -41,6 +53,8 @@ Schema history:
   1  rooms, seats, turns, replies, schema_version.
   2  rooms.pinned and rooms.deleted_at (the trash), the search_index FTS5 table
      (backfilled), and fts_rowid links from turns and replies.
+  3  replies.attempt and the reply_attempts table (earlier attempts of retried
+     replies); nothing to backfill, as earlier versions kept none.
 """
 
 from __future__ import annotations
@@ -75,7 +89,7 @@ __all__ = [
     "match_expression",
 ]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 #: The error of a reply found unfinished when the store opens (after a crash).
 INTERRUPTED_ERROR: Final = "Chatroom closed before the reply was complete."
 #: Put around each match in SearchHit.snippet.
@@ -120,6 +134,9 @@ class SearchHit:
     #: When the matching message was written: the turn's sent_at for a prompt,
     #: the reply's finished_at (else created_at). Hits come newest first.
     updated_at: float
+    #: The number of the earlier attempt that matched (1 is the first); None
+    #: when a prompt or a current reply matched.
+    attempt: int | None = None
 
 
 # -- schema -------------------------------------------------------------------
@@ -199,11 +216,45 @@ _SCHEMA_V2: Final = (
     "UPDATE schema_version SET version = 2",
 )
 
+_SCHEMA_V3: Final = (
+    # The current reply's number among its attempts: 1 unless it was retried.
+    "ALTER TABLE replies ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1",
+    # The replies a manual retry replaced, numbered from 1; the same columns
+    # as replies less those that belong to the seat's current reply.
+    """CREATE TABLE reply_attempts (
+        room_id TEXT NOT NULL,
+        turn_index INTEGER NOT NULL,
+        seat_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        text TEXT NOT NULL,
+        reasoning TEXT NOT NULL,
+        finish_reason TEXT,
+        error TEXT,
+        has_usage INTEGER NOT NULL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        total_tokens INTEGER,
+        cost_usd REAL,
+        prompt_tokens_estimate INTEGER,
+        ttft_s REAL,
+        tokens_per_s REAL,
+        created_at REAL NOT NULL,
+        sent_at REAL,
+        first_token_at REAL,
+        finished_at REAL,
+        fts_rowid INTEGER,
+        PRIMARY KEY (room_id, turn_index, seat_id, attempt),
+        FOREIGN KEY (room_id, turn_index)
+            REFERENCES turns (room_id, turn_index) ON DELETE CASCADE)""",
+    "UPDATE schema_version SET version = 3",
+)
+
 _REPLY_FIELDS: Final = (
     "seat_label", "state", "text", "reasoning", "finish_reason", "error",
     "has_usage", "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd",
     "prompt_tokens_estimate", "ttft_s", "tokens_per_s", "created_at", "sent_at",
-    "first_token_at", "finished_at", "saved_at", "fts_rowid",
+    "first_token_at", "finished_at", "saved_at", "fts_rowid", "attempt",
 )
 _UPSERT_REPLY: Final = f"""
     INSERT INTO replies (room_id, turn_index, seat_id, position, {", ".join(_REPLY_FIELDS)})
@@ -214,6 +265,18 @@ _UPSERT_REPLY: Final = f"""
     ON CONFLICT (room_id, turn_index, seat_id) DO UPDATE SET
         position = COALESCE(:position, position),
         {", ".join(f"{name} = excluded.{name}" for name in _REPLY_FIELDS)}"""
+_ATTEMPT_FIELDS: Final = (
+    "state", "text", "reasoning", "finish_reason", "error", "has_usage", "prompt_tokens",
+    "completion_tokens", "total_tokens", "cost_usd", "prompt_tokens_estimate", "ttft_s",
+    "tokens_per_s", "created_at", "sent_at", "first_token_at", "finished_at", "fts_rowid",
+)
+_UPSERT_ATTEMPT: Final = f"""
+    INSERT INTO reply_attempts (room_id, turn_index, seat_id, attempt, {", ".join(_ATTEMPT_FIELDS)})
+    VALUES (:room_id, :turn_index, :seat_id, :attempt,
+            {", ".join(":" + name for name in _ATTEMPT_FIELDS)})
+    ON CONFLICT (room_id, turn_index, seat_id, attempt) DO UPDATE SET
+        {", ".join(f"{name} = excluded.{name}" for name in _ATTEMPT_FIELDS)}"""
+# The columns _reply_from_row reads; reply_attempts has every one of them too.
 _REPLY_COLUMNS: Final = (
     "seat_id, state, text, reasoning, finish_reason, error, has_usage, prompt_tokens, "
     "completion_tokens, total_tokens, cost_usd, prompt_tokens_estimate, created_at, "
@@ -247,7 +310,10 @@ _SEARCH_QUERY: Final = f"""
     SELECT search_index.room_id, r.title, search_index.turn_index, search_index.seat_id,
            p.seat_label,
            snippet(search_index, 0, :start, :end, '…', {_SNIPPET_TOKENS}),
-           search_index.rowid
+           search_index.rowid,
+           (SELECT a.attempt FROM reply_attempts AS a
+            WHERE a.room_id = search_index.room_id AND a.turn_index = search_index.turn_index
+              AND a.seat_id = search_index.seat_id AND a.fts_rowid = search_index.rowid)
     FROM search_index
     CROSS JOIN rooms AS r ON r.id = search_index.room_id
     LEFT JOIN replies AS p ON p.room_id = search_index.room_id
@@ -392,6 +458,8 @@ class Store:
             if version < 2:
                 _run(db, _SCHEMA_V2)
                 _backfill_search_index(db)
+            if version < 3:
+                _run(db, _SCHEMA_V3)
 
     # -- writing -------------------------------------------------------------------
 
@@ -473,6 +541,8 @@ class Store:
             ).fetchall()
             for room_id, turn_index, label, saved_at, *columns in rows:
                 reply = _reply_from_row(columns)
+                # Loaded so that the save below finds the attempts it expects.
+                reply.attempts = _read_attempts(db, room_id, turn_index, reply.seat_id)
                 reply.state = ReplyState.INTERRUPTED
                 reply.error = INTERRUPTED_ERROR
                 reply.finished_at = saved_at
@@ -559,8 +629,8 @@ class Store:
         # The row id is the message's time in microseconds (see _index_message).
         return [
             SearchHit(room_id, title, turn_index, None if seat_id is None else label,
-                      snippet, rowid / 1_000_000)
-            for room_id, title, turn_index, seat_id, label, snippet, rowid in rows
+                      snippet, rowid / 1_000_000, attempt)
+            for room_id, title, turn_index, seat_id, label, snippet, rowid, attempt in rows
         ]
 
     # -- room management -------------------------------------------------------
@@ -750,18 +820,71 @@ def _write_reply(
     db: sqlite3.Connection, room_id: str, index: int, reply: Reply, label: str,
     position: int | None, now: float,
 ) -> None:
-    """Upsert one reply row; keep its search index entry in step with its state."""
+    """Upsert one reply row and any earlier attempts not yet stored.
+
+    Keeps the search index entries in step with the states.
+    """
     key: dict[str, object] = {"room_id": room_id, "turn_index": index, "seat_id": reply.seat_id}
-    old = db.execute(
-        "SELECT fts_rowid, state FROM replies "
+    row = db.execute(
+        "SELECT fts_rowid, state, attempt FROM replies "
         "WHERE room_id = :room_id AND turn_index = :turn_index AND seat_id = :seat_id",
         key,
     ).fetchone()
+    old: tuple[int | None, str] | None = None if row is None else (row[0], row[1])
+    stored_attempt = 0 if row is None else int(row[2])
+    # Rare: a reply was retried since its row was written, or a new row comes with attempts.
+    if (row is not None and stored_attempt != reply.attempt) or (row is None and reply.attempts):
+        old = _write_attempts(db, key, reply, old, stored_attempt)
     text = _storable(reply.text)
     values = _reply_values(reply, text)
     fts_rowid = _sync_reply_index(db, key, reply, text, old)
-    values.update(key, position=position, seat_label=label, saved_at=now, fts_rowid=fts_rowid)
+    values.update(
+        key, position=position, seat_label=label, saved_at=now, fts_rowid=fts_rowid,
+        attempt=reply.attempt,
+    )
     db.execute(_UPSERT_REPLY, values)
+
+
+def _write_attempts(
+    db: sqlite3.Connection, key: dict[str, object], reply: Reply,
+    old: tuple[int | None, str] | None, stored_attempt: int,
+) -> tuple[int | None, str] | None:
+    """Store the reply's earlier attempts that its row (holding `stored_attempt`) lacks.
+
+    Attempts before the row's are stored already. The row's own reply, when
+    it has become an earlier attempt, takes its search index entry along.
+    Returns what is left of the row's index entry for the current reply:
+    None once it moved. Stored attempts are always numbered below their
+    row's; a Reply with fewer attempts than stored (a copy older than the
+    store) drops the extra ones, so the store holds what the caller's Reply holds.
+    """
+    if stored_attempt > reply.attempt:
+        _drop_attempts_from(db, key, reply.attempt)
+    for number, attempt in enumerate(reply.attempts, 1):
+        if number < stored_attempt:
+            continue
+        text = _storable(attempt.text)
+        moved = old if number == stored_attempt else None
+        values = _reply_values(attempt, text)
+        values.update(key, attempt=number, fts_rowid=_sync_reply_index(db, key, attempt, text, moved))
+        db.execute(_UPSERT_ATTEMPT, values)
+        if moved is not None:
+            old = None
+    return old
+
+
+def _drop_attempts_from(db: sqlite3.Connection, key: dict[str, object], first: int) -> None:
+    """Delete the stored attempts numbered `first` and up, with their index entries."""
+    where = (
+        "room_id = :room_id AND turn_index = :turn_index AND seat_id = :seat_id "
+        "AND attempt >= :first"
+    )
+    values = {**key, "first": first}
+    db.execute(
+        f"DELETE FROM search_index WHERE rowid IN (SELECT fts_rowid FROM reply_attempts WHERE {where})",
+        values,
+    )
+    db.execute(f"DELETE FROM reply_attempts WHERE {where}", values)
 
 
 def _sync_reply_index(
@@ -773,6 +896,7 @@ def _sync_reply_index(
     Only ended replies are indexed (see the module docstring). An ended
     reply never changes, so one already indexed in the same state with the
     same length is left alone, which keeps re-saving a whole room cheap.
+    `old` is the (fts_rowid, state) the replies row holds for `key`.
     """
     old_rowid = None if old is None else old[0]
     if not reply.state.is_terminal:
@@ -825,7 +949,9 @@ def _delete_room(db: sqlite3.Connection, room_id: str) -> None:
     db.execute(
         "DELETE FROM search_index WHERE rowid IN ("
         " SELECT fts_rowid FROM turns WHERE room_id = ?1 AND fts_rowid IS NOT NULL"
-        " UNION ALL SELECT fts_rowid FROM replies WHERE room_id = ?1 AND fts_rowid IS NOT NULL)",
+        " UNION ALL SELECT fts_rowid FROM replies WHERE room_id = ?1 AND fts_rowid IS NOT NULL"
+        " UNION ALL SELECT fts_rowid FROM reply_attempts"
+        " WHERE room_id = ?1 AND fts_rowid IS NOT NULL)",
         (room_id,),
     )
     db.execute("DELETE FROM rooms WHERE id = ?", (room_id,))
@@ -958,7 +1084,29 @@ def _read_turns(db: sqlite3.Connection, room_id: str, start: int, stop: int) -> 
     ):
         reply = _reply_from_row(columns)
         turns[index].replies[reply.seat_id] = reply
+    for index, *columns in db.execute(
+        f"SELECT turn_index, {_REPLY_COLUMNS} FROM reply_attempts "
+        "WHERE room_id = ? AND turn_index >= ? AND turn_index < ? "
+        "ORDER BY turn_index, seat_id, attempt",
+        (room_id, start, stop),
+    ):
+        attempt = _reply_from_row(columns)
+        # Written in one transaction with its reply, so the reply is there;
+        # a row someone else left without one is not worth refusing the room for.
+        owner = turns[index].replies.get(attempt.seat_id)
+        if owner is not None:
+            owner.attempts.append(attempt)
     return list(turns.values())
+
+
+def _read_attempts(db: sqlite3.Connection, room_id: str, index: int, seat_id: str) -> list[Reply]:
+    """The earlier attempts of one reply, oldest first."""
+    rows = db.execute(
+        f"SELECT {_REPLY_COLUMNS} FROM reply_attempts "
+        "WHERE room_id = ? AND turn_index = ? AND seat_id = ? ORDER BY attempt",
+        (room_id, index, seat_id),
+    )
+    return [_reply_from_row(row) for row in rows]
 
 
 def _read_seats(db: sqlite3.Connection, room_id: str) -> tuple[list[Seat], int]:

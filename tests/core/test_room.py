@@ -350,6 +350,54 @@ def test_retry_replaces_an_ended_reply(ended: ReplyState) -> None:
     fresh = turn.replies[seat.id]
     assert fresh is not old
     assert (fresh.state, fresh.text, fresh.seat_id) == (S.WAITING, "", seat.id)
+    assert fresh.attempts == [old]
+    assert (old.attempt, fresh.attempt) == (1, 2)
+
+
+def test_each_retry_keeps_every_earlier_attempt_oldest_first() -> None:
+    room = Room()
+    seat = room.add_seat("m/a")
+    turn = room.start_turn("hi")
+    texts = ["first", "", "third"]
+    for text in texts:
+        reply = turn.replies[seat.id]
+        if text:
+            reply.append_text(text)
+        reply.move_to(S.STOPPED if text else S.FAILED)
+        room.retry_reply(turn, seat.id)
+    current = turn.replies[seat.id]
+    assert [a.text for a in current.attempts] == texts
+    assert all(a.attempts == [] for a in current.attempts)  # only the current reply holds them
+    assert current.attempt == 4
+    assert room.retried_turns(seat.id) == [0]
+
+
+def test_earlier_attempts_are_never_sent() -> None:
+    room = Room()
+    seat = room.add_seat("m/a")
+    turn = room.start_turn("one")
+    turn.replies[seat.id].append_text("dropped half")
+    turn.replies[seat.id].move_to(S.INTERRUPTED)
+    room.retry_reply(turn, seat.id)
+    turn.replies[seat.id].append_text("whole answer")
+    turn.replies[seat.id].move_to(S.DONE)
+    assert room.history_for(seat.id) == [
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": "whole answer"},
+    ]
+
+
+def test_a_snapshot_has_its_own_list_of_the_same_attempts() -> None:
+    room = Room()
+    seat = room.add_seat("m/a")
+    turn = room.start_turn("hi")
+    turn.replies[seat.id].move_to(S.FAILED)
+    room.retry_reply(turn, seat.id)
+    reply = turn.replies[seat.id]
+    copy = reply.snapshot()
+    assert copy.attempts == reply.attempts and copy.attempts is not reply.attempts
+    assert copy.attempts[0] is reply.attempts[0]
+    assert "attempts" not in repr(reply)
 
 
 @pytest.mark.parametrize("active", [S.WAITING, S.QUEUED, S.STREAMING])

@@ -130,9 +130,21 @@ def full_room() -> Room:
     stopped.append_text("partial")
     stopped.usage = Usage()
     stopped.move_to(ReplyState.STOPPED)
-    for seat_id, reply in room.start_turn("And jamais vu?").replies.items():
+    second_turn = room.start_turn("And jamais vu?")
+    for seat_id, reply in second_turn.replies.items():
         reply.error = f"cut short {seat_id}"
         reply.move_to(ReplyState.INTERRUPTED)
+    # Retried twice: the interrupted reply and a failure without text are kept as attempts.
+    room.retry_reply(second_turn, first.id)
+    second_turn.replies[first.id].error = "The server failed (502): bad gateway"
+    second_turn.replies[first.id].move_to(ReplyState.FAILED)
+    room.retry_reply(second_turn, first.id)
+    third = second_turn.replies[first.id]
+    third.sent_at = third.created_at + 0.25
+    third.append_text("Jamais vu is the opposite.")
+    third.usage = Usage(30, 7, 37, 0.0001)
+    third.finish_reason = "stop"
+    third.move_to(ReplyState.DONE)
     return room
 
 
@@ -386,11 +398,160 @@ def test_a_streaming_reply_is_found_once_it_ends(store: Store) -> None:
     reply.move_to(ReplyState.DONE)
     store.save_reply(room.id, 0, reply, seat_label="one")
     store.save_room(room)  # re-saving an ended reply keeps one index entry
-    assert [h.seat_label for h in store.search("kangaroo")] == ["one"]
+    assert [(h.seat_label, h.attempt) for h in store.search("kangaroo")] == [("one", None)]
+    entries = index_size(store)
 
+    # Retried, it is still found, as an earlier attempt, under the same index entry.
     room.retry_reply(turn, SeatId("s1"))
     store.save_turn(room, 0)
-    assert store.search("kangaroo") == []
+    assert [(h.seat_label, h.attempt) for h in store.search("kangaroo")] == [("one", 1)]
+    assert index_size(store) == entries
+
+
+# ---------------------------------------------------------------- earlier attempts
+
+
+def retried(store: Store) -> tuple[Room, Reply]:
+    """A one-seat room whose reply dropped, was retried and is streaming again, saved
+    as the session saves it: the turn once, then the reply at each change."""
+    room = chat_room([], models=("a/one",))
+    turn = room.start_turn("hi")
+    store.save_turn(room, 0)
+    first = turn.replies[SeatId("s1")]
+    first.sent_at = first.created_at
+    first.append_text("the first wombat")
+    first.usage = Usage(5, 3, 8, 0.002)
+    first.error = "The connection closed before the reply was complete."
+    first.move_to(ReplyState.INTERRUPTED)
+    store.save_reply(room.id, 0, first, seat_label="one")
+    room.retry_reply(turn, SeatId("s1"))
+    second = turn.replies[SeatId("s1")]
+    second.append_text("the second")
+    store.save_reply(room.id, 0, second, seat_label="one")
+    return room, second
+
+
+def test_a_retry_keeps_the_earlier_reply_in_the_store(open_store: Callable[[], Store]) -> None:
+    store = open_store()
+    room, second = retried(store)
+
+    loaded = open_store().load_room(room.id).turns[0].replies[SeatId("s1")]
+
+    assert (loaded.text, loaded.attempt) == ("the second", 2)
+    (first,) = loaded.attempts
+    assert first == room.turns[0].replies[SeatId("s1")].attempts[0]
+    assert (first.text, first.state, first.usage) == (
+        "the first wombat", ReplyState.INTERRUPTED, Usage(5, 3, 8, 0.002))
+    assert first.error is not None and first.attempts == []
+
+
+def test_every_attempt_survives_more_retries_and_a_resave(store: Store) -> None:
+    room, second = retried(store)
+    turn = room.turns[0]
+    second.move_to(ReplyState.STOPPED)
+    store.save_reply(room.id, 0, second, seat_label="one")
+    room.retry_reply(turn, SeatId("s1"))
+    third = turn.replies[SeatId("s1")]
+    third.error = "The model is unavailable"
+    third.move_to(ReplyState.FAILED)
+    store.save_reply(room.id, 0, third, seat_label="one")
+    store.save_room(room)
+
+    loaded = store.load_room(room.id)
+
+    assert loaded == normalised(room)
+    reply = loaded.turns[0].replies[SeatId("s1")]
+    assert [(a.text, a.state) for a in reply.attempts] == [
+        ("the first wombat", ReplyState.INTERRUPTED), ("the second", ReplyState.STOPPED)]
+    assert (reply.attempt, reply.state) == (3, ReplyState.FAILED)
+    assert attempt_rows(store) == [(1, "interrupted"), (2, "stopped")]
+
+
+def attempt_rows(store: Store) -> list[tuple[int, str]]:
+    rows = raw_db(store).execute("SELECT attempt, state FROM reply_attempts ORDER BY attempt")
+    return [(int(number), str(state)) for number, state in rows]
+
+
+def test_saving_a_retried_reply_costs_no_more_statements(store: Store) -> None:
+    """The hot path: once its attempts are stored, a retried reply saves like any other."""
+    plain = chat_room(["hi"], models=("a/one",))
+    plain.turns[0].replies[SeatId("s1")] = Reply(SeatId("s1"))
+    store.save_turn(plain, 0)
+    room, second = retried(store)
+
+    def statements(save: Callable[[], None]) -> list[str]:
+        seen: list[str] = []
+        raw_db(store).set_trace_callback(seen.append)
+        try:
+            save()
+        finally:
+            raw_db(store).set_trace_callback(None)
+        return seen
+
+    reply = plain.turns[0].replies[SeatId("s1")]
+    reply.append_text("more")
+    second.append_text(" more")
+    baseline = statements(lambda: store.save_reply(plain.id, 0, reply, seat_label="one"))
+    after_retry = statements(lambda: store.save_reply(room.id, 0, second, seat_label="one"))
+    assert len(after_retry) == len(baseline)
+    assert not any("reply_attempts" in statement for statement in after_retry)
+
+
+def test_a_copy_with_fewer_attempts_than_stored_replaces_them(store: Store) -> None:
+    room, second = retried(store)
+    stale = Reply(SeatId("s1"))
+    stale.append_text("from an older copy")
+    stale.move_to(ReplyState.DONE)
+    store.save_reply(room.id, 0, stale, seat_label="one")
+
+    reply = store.load_room(room.id).turns[0].replies[SeatId("s1")]
+    assert (reply.text, reply.attempts) == ("from an older copy", [])
+    assert attempt_rows(store) == []
+    assert store.search("wombat") == []
+
+
+def test_earlier_attempts_load_with_their_turns_only(store: Store) -> None:
+    room = chat_room(["one", "two", "three"], models=("a/one", "b/two"))
+    for turn in (room.turns[0], room.turns[2]):
+        room.retry_reply(turn, SeatId("s2"))
+        turn.replies[SeatId("s2")].move_to(ReplyState.STOPPED)
+    store.save_room(room)
+
+    last = store.load_room(room.id, last_turns=2)
+    assert [len(t.replies[SeatId("s2")].attempts) for t in last.turns] == [0, 1]
+    assert [t.replies[SeatId("s2")].attempts for t in store.load_turns(room.id, 0, 1)] == [
+        room.turns[0].replies[SeatId("s2")].attempts]
+    assert last.retried_turns(SeatId("s2")) == [1]
+    assert last.retried_turns(SeatId("s1")) == []
+
+
+def test_a_crash_while_a_retry_streams_keeps_every_attempt(
+    open_store: Callable[[], Store],
+) -> None:
+    store = open_store()
+    room, _ = retried(store)
+    store.close()
+
+    reopened = open_store()
+
+    assert reopened.interrupted_on_open == 1
+    reply = reopened.load_room(room.id).turns[0].replies[SeatId("s1")]
+    assert (reply.state, reply.text) == (ReplyState.INTERRUPTED, "the second")
+    assert [a.text for a in reply.attempts] == ["the first wombat"]
+    assert {(h.attempt, h.snippet) for h in reopened.search("the")} >= {
+        (1, f"{SNIPPET_START}the{SNIPPET_END} first wombat"),
+        (None, f"{SNIPPET_START}the{SNIPPET_END} second")}
+
+
+def test_deleting_a_room_for_good_drops_its_attempts(store: Store, clock: Clock) -> None:
+    room, second = retried(store)
+    second.move_to(ReplyState.DONE)
+    store.save_reply(room.id, 0, second, seat_label="one")
+    assert index_size(store) == 3  # the prompt, the reply and its earlier attempt
+    store.delete_room(room.id, now=clock.now - 31 * DAY_S)
+    assert store.purge_trash() == 1
+    assert index_size(store) == 0
+    assert attempt_rows(store) == []
 
 
 # ---------------------------------------------------------------- the room list and trash
@@ -598,6 +759,54 @@ def test_a_version_1_file_is_upgraded(db_path: Path, open_store: Callable[[], St
     assert sorted((h.seat_label or "prompt") for h in hits) == ["one", "prompt", "two"]
     store.close()
     open_store().set_pinned("r1", True)  # the new columns work after reopening
+
+
+# Version 2 as it shipped: version 1's tables and rows, the trash columns, the
+# search index with the prompt and the done reply in it.
+V2_SCHEMA: Final = V1_SCHEMA.replace("VALUES (1);", "VALUES (2);", 1) + """
+ALTER TABLE rooms ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rooms ADD COLUMN deleted_at REAL;
+ALTER TABLE turns ADD COLUMN fts_rowid INTEGER;
+ALTER TABLE replies ADD COLUMN fts_rowid INTEGER;
+CREATE VIRTUAL TABLE search_index USING fts5(
+    body, room_id UNINDEXED, turn_index UNINDEXED, seat_id UNINDEXED,
+    tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3 4');
+INSERT INTO search_index (rowid, body, room_id, turn_index, seat_id) VALUES
+    (1001000000, 'Tell me about walruses', 'r1', 0, NULL),
+    (1002000000, 'Walruses have tusks.', 'r1', 0, 's1');
+UPDATE turns SET fts_rowid = 1001000000;
+UPDATE replies SET fts_rowid = 1002000000 WHERE seat_id = 's1';
+UPDATE rooms SET pinned = 1;
+"""
+
+
+def test_a_version_2_file_is_upgraded_and_keeps_attempts_from_then_on(
+    db_path: Path, open_store: Callable[[], Store]
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    db = sqlite3.connect(db_path)
+    db.executescript(V2_SCHEMA)
+    db.close()
+
+    store = open_store()
+
+    assert version_of(db_path) == SCHEMA_VERSION == 3
+    assert store.interrupted_on_open == 1
+    (summary,) = store.list_rooms()
+    assert (summary.title, summary.pinned, summary.turn_count) == ("Old room", True, 1)
+    room = store.load_room("r1")
+    done, cut = room.turns[0].replies.values()
+    assert (done.text, done.attempt, cut.attempt) == ("Walruses have tusks.", 1, 1)
+    assert sorted((h.seat_label or "prompt", h.attempt) for h in store.search("walruses")) == [
+        ("one", None), ("prompt", None), ("two", None)]
+
+    room.retry_reply(room.turns[0], SeatId("s1"))
+    store.save_turn(room, 0)
+    store.close()
+    again = open_store()
+    reply = again.load_room("r1").turns[0].replies[SeatId("s1")]
+    assert (reply.attempt, [a.text for a in reply.attempts]) == (2, ["Walruses have tusks."])
+    assert sorted((h.seat_label, h.attempt) for h in again.search("tusks")) == [("one", 1)]
 
 
 def version_of(db_path: Path) -> int:
