@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -63,8 +64,11 @@ def test_app_starts_and_sigterm_closes_it_cleanly(private_dirs: Path) -> None:
     assert '"fake/echo"' in settings and '"fake/lorem"' in settings
 
 
-def saved_room(title_prompt: str) -> str:
-    """A room with one turn saved in the history of the private XDG dirs; its id."""
+def saved_room(title_prompt: str, *, retried: bool = False) -> str:
+    """A room with one turn saved in the history of the private XDG dirs; its id.
+
+    `retried`: its reply replaced, by a manual retry, a first try that stopped.
+    """
     from chatroom.core import paths
     from chatroom.core.room import ReplyState, Room
     from chatroom.core.store import Store
@@ -72,6 +76,10 @@ def saved_room(title_prompt: str) -> str:
     room = Room()
     seat = room.add_seat("fake/echo")
     turn = room.start_turn(title_prompt)
+    if retried:
+        turn.replies[seat.id].append_text("a first try")
+        turn.replies[seat.id].move_to(ReplyState.STOPPED)
+        room.retry_reply(turn, seat.id)
     reply = turn.replies[seat.id]
     reply.append_text("an answer")
     reply.move_to(ReplyState.DONE)
@@ -106,6 +114,16 @@ def test_export_writes_each_format(private_dirs: Path, tmp_path: Path) -> None:
         result = chatroom("export", room_id, "--format", fmt, "-o", str(out))
         assert result.returncode == 0, result.stderr
         assert "export this" in out.read_text()
+
+
+def test_export_keeps_earlier_attempts(private_dirs: Path, tmp_path: Path) -> None:
+    room_id = saved_room("retried once", retried=True)
+    out = tmp_path / "room.json"
+    result = chatroom("export", room_id, "--format", "json", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(out.read_text())["turns"][0]["replies"][0]
+    assert reply["text"] == "an answer"
+    assert [(a["text"], a["state"]) for a in reply["earlier_attempts"]] == [("a first try", "stopped")]
 
 
 def test_export_errors_are_one_line(private_dirs: Path, tmp_path: Path) -> None:

@@ -10,6 +10,10 @@ docs/transcript.schema.json. Its rules in short:
   know, and writers only add fields that are safe to ignore.
 - Derived values (`metrics`, `effective_params`) are written for other tools
   and ignored on import: Chatroom recomputes them from the stored facts.
+- A reply that was retried by hand carries the replies it replaced in
+  `earlier_attempts` (oldest first, each with the fields of a reply), added
+  within version 1: written only when there are some, so a file without
+  retries is the same as before, and an older reader ignores them.
 
 Import is all or nothing: `from_json` validates and builds a complete Room
 before it returns, so a bad file raises TranscriptError and imports nothing.
@@ -171,6 +175,14 @@ def _turn_json(room: Room, turn: Turn) -> dict[str, object]:
 
 
 def _reply_json(reply: Reply) -> dict[str, object]:
+    fields = _reply_fields(reply)
+    if reply.attempts:
+        fields["earlier_attempts"] = [_reply_fields(attempt) for attempt in reply.attempts]
+    return fields
+
+
+def _reply_fields(reply: Reply) -> dict[str, object]:
+    """A reply's own fields: everything but its earlier attempts."""
     metrics = _metrics(reply)
     return {
         "seat": reply.seat_id,
@@ -286,8 +298,13 @@ def _md_metrics_table(room: Room, turn: Turn) -> str:
     ]
     for reply in _ordered_replies(room, turn):
         label = room.seat(reply.seat_id).label
-        lines.append(_md_row([label, reply.state.value, *_metric_cells(_metrics(reply))]))
+        lines.append(_md_row([label, _state_cell(reply), *_metric_cells(_metrics(reply))]))
     return "\n".join(lines)
+
+
+def _state_cell(reply: Reply) -> str:
+    """`done`, or `done (attempt 3)` for a reply retried by hand."""
+    return f"{reply.state.value} (attempt {reply.attempt})" if reply.attempts else reply.state.value
 
 
 def _metric_cells(metrics: ReplyMetrics) -> list[str]:
@@ -307,17 +324,38 @@ def _usd(amount: Decimal, estimated: bool) -> str:
 
 
 def _md_reply(room: Room, seat: Seat, reply: Reply) -> list[str]:
-    blocks = [
-        f"### {_md_line(seat.label)} (`{seat.model}`)",
+    details = (
         f"Parameters: {_md_line(_describe_params(room.effective_params(seat)))}  \n"
-        f"Metrics: {_metrics_line(reply)}",
-    ]
+        f"Metrics: {_metrics_line(reply)}"
+    )
+    if reply.attempts:
+        details += f"  \nAttempt {reply.attempt}; the earlier ones follow this reply."
+    blocks = [f"### {_md_line(seat.label)} (`{seat.model}`)", details, *_md_body(reply)]
+    if reply.attempts:
+        blocks += _md_attempts(reply.attempts)
+    return blocks
+
+
+def _md_body(reply: Reply) -> list[str]:
+    """The state note, reasoning and text of one reply or attempt."""
+    blocks = []
     note = _state_note(reply)
     if note is not None:
         blocks.append(_md_quote(f"**{note}**{_error_note(reply)}"))
     if reply.reasoning:
         blocks.append(_md_quote(f"*Reasoning:*\n\n{reply.reasoning}"))
     blocks.append(_close_fence(reply.text) if reply.text else "*(no text)*")
+    return blocks
+
+
+def _md_attempts(attempts: list[Reply]) -> list[str]:
+    """Earlier attempts, collapsed where the Markdown viewer knows <details> (GitHub, GitLab)."""
+    blocks = [f"<details>\n<summary>{_count(len(attempts), 'earlier attempt')}</summary>"]
+    for number, attempt in enumerate(attempts, 1):
+        blocks.append(f"#### Attempt {number}: {attempt.state.value}")
+        blocks.append(f"Metrics: {_metrics_line(attempt)}")
+        blocks += _md_body(attempt)
+    blocks.append("</details>")
     return blocks
 
 
@@ -394,13 +432,19 @@ tr.prompt td { background: #f7f7fa; }
 .state-failed .status { background: #fde2e1; color: #8a1c14; }
 .metrics { font-size: .8em; color: #555; margin: 8px 0 0; padding-top: 4px;
            border-top: 1px solid #e6e6ea; font-variant-numeric: tabular-nums; }
+.attempts { margin-top: 8px; font-size: .9em; }
+.attempts summary { color: #555; font-size: .85em; cursor: pointer; }
+.attempt { border-top: 1px dashed #d0d0d7; margin-top: 8px; padding-top: 6px; }
+.attempt-no { font-size: .8em; color: #555; text-transform: uppercase; letter-spacing: .04em;
+              margin: 0 0 4px; }
 @media print {
   body { margin: 0; font-size: 10pt; color: #000; background: #fff; }
   thead { display: table-header-group; }
   tr, td { break-inside: avoid; page-break-inside: avoid; }
   tr.prompt { break-after: avoid; page-break-after: avoid; }
   th, td, thead th, tr.prompt td, .status { background: #fff !important; color: #000 !important; }
-  .meta, .seat-model, .params, .turn-no, .reasoning, .reasoning-label, .empty, .metrics {
+  .meta, .seat-model, .params, .turn-no, .reasoning, .reasoning-label, .empty, .metrics,
+  .attempts summary, .attempt-no {
     color: #000 !important; }
   .status { border: 1px solid #000; }
 }
@@ -486,7 +530,26 @@ def _html_turn(room: Room, turn: Turn, number: int) -> str:
 def _html_reply_cell(reply: Reply | None) -> str:
     if reply is None:
         return '<td class="reply"><p class="empty">No reply in this turn.</p></td>'
-    parts = [f'<td class="reply state-{reply.state.value}">']
+    parts = [f'<td class="reply state-{reply.state.value}">', _html_body(reply)]
+    if reply.attempts:
+        # Collapsed: the page shows the answer; the earlier tries are one click away.
+        parts.append(
+            f'<details class="attempts"><summary>Attempt {reply.attempt}; '
+            f"{_count(len(reply.attempts), 'earlier attempt')}</summary>"
+        )
+        for number, attempt in enumerate(reply.attempts, 1):
+            parts.append(
+                f'<div class="attempt state-{attempt.state.value}">'
+                f'<p class="attempt-no">Attempt {number}</p>{_html_body(attempt)}</div>'
+            )
+        parts.append("</details>")
+    parts.append("</td>")
+    return "".join(parts)
+
+
+def _html_body(reply: Reply) -> str:
+    """State note, reasoning, text and metrics of one reply or attempt."""
+    parts = []
     note = _state_note(reply)
     if note is not None:
         parts.append(f'<p class="status">{_h(note + _error_note(reply))}</p>')
@@ -496,7 +559,7 @@ def _html_reply_cell(reply: Reply | None) -> str:
             f"{_html_text(reply.reasoning)}</div>"
         )
     parts.append(_html_text(reply.text) if reply.text else '<p class="empty">(no text)</p>')
-    parts.append(f'<p class="metrics">{_h(_metrics_line(reply))}</p></td>')
+    parts.append(f'<p class="metrics">{_h(_metrics_line(reply))}</p>')
     return "".join(parts)
 
 
@@ -779,6 +842,22 @@ def _turn_from(item: _Object, seat_ids: set[SeatId]) -> Turn:
 
 
 def _reply_from(item: _Object, turn_sent_at: float) -> Reply:
+    reply = _attempt_from(item, turn_sent_at)
+    attempts = item.get("earlier_attempts", required=False)
+    if attempts is None:
+        return reply  # written before retries were kept, or never retried
+    for attempt_item in item.objects("earlier_attempts"):
+        attempt = _attempt_from(attempt_item, turn_sent_at)
+        if attempt.seat_id != reply.seat_id:
+            raise _invalid(attempt_item.where("seat"), f"must be the reply's seat {reply.seat_id!r}")
+        if attempt_item.get("earlier_attempts", required=False) is not None:
+            raise _invalid(attempt_item.where("earlier_attempts"), "cannot be inside an attempt")
+        reply.attempts.append(attempt)
+    return reply
+
+
+def _attempt_from(item: _Object, turn_sent_at: float) -> Reply:
+    """One reply's own fields (a current reply or an earlier attempt)."""
     _check_metrics(item)
     created_at = item.optional_time("created_at", required=False)
     reply = Reply(

@@ -517,6 +517,114 @@ def test_a_malformed_transcript_names_the_field_and_imports_nothing(
     assert message in str(caught.value)
 
 
+# ---------------------------------------------------------------- earlier attempts
+
+
+def retried_room() -> Room:
+    """The sample room, with deepseek's second reply retried twice before it was done."""
+    room = sample_room()
+    retried = room.turns[1].replies[S3]
+    retried.attempts = [
+        reply(S3, ReplyState.FAILED, "", T0 + 60, error="The model is unavailable: overloaded"),
+        reply(S3, ReplyState.STOPPED, HOSTILE + "\n```python\nopen(", T0 + 63, reasoning="Hmm."),
+    ]
+    return room
+
+
+def retried_json(document: Json) -> Json:
+    return document["turns"][1]["replies"][2]  # type: ignore[index, no-any-return]
+
+
+def test_json_lists_earlier_attempts_only_for_a_retried_reply() -> None:
+    document = transcript(retried_room())
+    retried = retried_json(document)
+    attempts = retried["earlier_attempts"]
+    assert isinstance(attempts, list)
+    first, second = attempts
+    assert set(first) == set(retried) - {"earlier_attempts"}  # the fields of a reply
+    assert (first["seat"], first["state"], first["text"], first["error"]) == (
+        "s3", "failed", "", "The model is unavailable: overloaded")
+    assert (second["state"], second["reasoning"], second["finished_at"]) == (
+        "stopped", "Hmm.", "2026-01-01T12:01:05.750Z")
+    others = [r for t in document["turns"] for r in t["replies"] if r is not retried]  # type: ignore[attr-defined]
+    assert others and not any("earlier_attempts" in r for r in others)
+    assert schema_errors(document, SCHEMA) == []
+
+
+def test_earlier_attempts_round_trip() -> None:
+    room = retried_room()
+    back = from_json(to_json(room))
+    got = back.turns[1].replies[S3]
+    assert len(got.attempts) == 2 and got.attempt == 3
+    for new, old in zip(got.attempts, room.turns[1].replies[S3].attempts, strict=True):
+        assert_same_reply(new, old)
+        assert new.attempts == []
+    assert to_json(back) == to_json(room)
+
+
+@pytest.mark.parametrize("value", [_DELETE, None, []], ids=["missing", "null", "empty"])
+def test_a_reply_without_earlier_attempts_imports_as_never_retried(value: object) -> None:
+    """Files written before earlier attempts were kept have no such field."""
+    document = transcript(retried_room())
+    if value is _DELETE:
+        del retried_json(document)["earlier_attempts"]
+    else:
+        retried_json(document)["earlier_attempts"] = value
+    got = from_json(json.dumps(document)).turns[1].replies[S3]
+    assert (got.text, got.attempts) == ("Again: hi.", [])
+
+
+def test_an_attempt_caught_mid_stream_comes_back_interrupted() -> None:
+    document = transcript(retried_room())
+    retried_json(document)["earlier_attempts"][0]["state"] = "streaming"  # type: ignore[index]
+    got = from_json(json.dumps(document)).turns[1].replies[S3]
+    assert got.attempts[0].state is ReplyState.INTERRUPTED
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r.update(earlier_attempts={}), "turns[1].replies[2].earlier_attempts must be an array"),
+        (lambda r: r["earlier_attempts"][0].update(seat="s1"),
+         "turns[1].replies[2].earlier_attempts[0].seat must be the reply's seat 's3'"),
+        (lambda r: r["earlier_attempts"][1].update(earlier_attempts=[]),
+         "turns[1].replies[2].earlier_attempts[1].earlier_attempts cannot be inside an attempt"),
+        (lambda r: r["earlier_attempts"][1].update(state="paused"),
+         "turns[1].replies[2].earlier_attempts[1].state must be one of"),
+        (lambda r: r["earlier_attempts"][0].pop("text"), "turns[1].replies[2].earlier_attempts[0].text is missing"),
+    ],
+    ids=["not-array", "other-seat", "nested", "bad-state", "no-text"],
+)
+def test_a_malformed_attempt_names_its_path(change: Callable[[Json], object], message: str) -> None:
+    document = transcript(retried_room())
+    change(retried_json(document))
+    with pytest.raises(TranscriptError, match=re.escape(message)):
+        from_json(json.dumps(document))
+
+
+def test_markdown_puts_earlier_attempts_after_the_reply_collapsed() -> None:
+    md = to_markdown(retried_room())
+    assert "| deepseek-r1 | done (attempt 3) |" in md
+    assert "Attempt 3; the earlier ones follow this reply." in md
+    reply_at = md.index("Again: hi.")
+    details_at = md.index("<details>\n<summary>2 earlier attempts</summary>\n\n#### Attempt 1: failed")
+    assert reply_at < details_at
+    assert "#### Attempt 2: stopped\n\nMetrics: " in md
+    assert "> **Failed.** Error: The model is unavailable: overloaded" in md[details_at:]
+    assert md.rstrip().endswith("open(\n```\n\n</details>")  # its open fence closed first
+    assert md.count("\n### ") == 6 and md.count("\n#### Attempt ") == 2
+
+
+def test_html_puts_earlier_attempts_in_a_closed_details_block() -> None:
+    page = to_html(retried_room())
+    assert page.count('<details class="attempts">') == 1
+    assert "<summary>Attempt 3; 2 earlier attempts</summary>" in page
+    assert page.count('<div class="attempt state-') == 2
+    assert '<p class="attempt-no">Attempt 1</p><p class="status">Failed. Error: The model' in page
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2  # escaped in the attempt too
+    assert "<script" not in page.lower() and "<details open" not in page
+
+
 # ---------------------------------------------------------------- Markdown
 
 
