@@ -131,6 +131,8 @@ class HistoryPanel(QWidget):
         self._hits = list(hits)
         for hit in hits:
             where = "prompt" if hit.seat_label is None else hit.seat_label
+            if hit.attempt is not None:
+                where += f", earlier attempt {hit.attempt}"
             item = QTreeWidgetItem(self.tree, [""])
             item.setData(0, _ROOM_ID, hit.room_id)
             label = QLabel(

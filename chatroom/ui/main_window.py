@@ -64,6 +64,7 @@ from chatroom.core.params import merge_params
 from chatroom.core.room import ReplyState, Room, SeatId
 from chatroom.core.secrets import ApiKey, KeySource, KeyStore
 from chatroom.core.settings import Endpoint, SavedSeat, Settings, save_settings
+from chatroom.ui.attempts_window import AttemptWindows
 from chatroom.ui.catalogs import CatalogKeeper
 from chatroom.ui.comparison import ComparisonStrip
 from chatroom.ui.diff_view import DiffDialog
@@ -178,6 +179,8 @@ class MainWindow(QMainWindow):
         self._restore_last_room = restore_last_room
         #: Prompts still to send, one turn after another ("re-run the room").
         self._rerun_queue: list[str] = []
+        #: The seats' earlier-attempts windows (non-modal, at most one per seat).
+        self.attempt_windows = AttemptWindows(self)
         self.history: HistoryController | None = None
         self.setWindowTitle("Chatroom")
         self.setObjectName("MainWindow")
@@ -271,6 +274,7 @@ class MainWindow(QMainWindow):
 
     def open_room(self, room: Room) -> None:
         """Show a saved or imported room: its seats, parameters and turns."""
+        self.attempt_windows.close_all()
         old_panes = list(self.panes.values())
         self.panes.clear()
         self.pane_area.set_panes([])
@@ -464,6 +468,7 @@ class MainWindow(QMainWindow):
     def on_session_seats_changed(self) -> None:
         seats = self.session.room.seats
         gone = [self.panes.pop(s) for s in list(self.panes) if s not in {seat.id for seat in seats}]
+        self.attempt_windows.close_all(keep=frozenset(seat.id for seat in seats))
         for seat in seats:
             if seat.id not in self.panes:
                 self.panes[seat.id] = self._new_pane(seat.id)
@@ -483,6 +488,7 @@ class MainWindow(QMainWindow):
         pane.settings_requested.connect(self.on_pane_settings_requested)
         pane.maximise_requested.connect(self.on_pane_maximise_requested)
         pane.fix_requested.connect(self.on_pane_fix_requested)
+        pane.attempts_requested.connect(self.on_pane_attempts_requested)
         turns = self.session.room.turns
         if len(turns) > SHOWN_TURNS:
             # A long room opens at once: its last turns are shown, all are sent.
@@ -492,6 +498,7 @@ class MainWindow(QMainWindow):
             reply = turn.replies.get(seat_id)
             if reply is not None:
                 pane.load_reply(reply)
+        self._show_attempts(pane)
         return pane
 
     def _show_right_page(self) -> None:
@@ -668,6 +675,25 @@ class MainWindow(QMainWindow):
         self.session.room.params = self.params_panel.values()
         self.session.retry(SeatId(seat_id))
 
+    @Slot(str)
+    def on_pane_attempts_requested(self, seat_id: str) -> None:
+        """Open (or bring forward) the seat's window of earlier attempts."""
+        seat = self.session.room.seat(SeatId(seat_id))
+        model = self.session.model_info(seat)
+        window = self.attempt_windows.open(
+            self.session.room, seat, pricing=model.pricing if model is not None else None
+        )
+        reply = self.session.latest_reply(seat.id)
+        if reply is not None and reply.attempts:  # the header spoke of the latest turn
+            window.show_turn(len(self.session.room.turns) - 1)
+
+    def _show_attempts(self, pane: ReplyPane) -> None:
+        """The pane's note on earlier attempts, and its open attempts window, follow the room."""
+        room = self.session.room
+        reply = self.session.latest_reply(pane.seat_id)
+        pane.set_attempts(reply.attempt if reply is not None else 1, len(room.retried_turns(pane.seat_id)))
+        self.attempt_windows.follow(room, pane.seat_id)
+
     @Slot(int)
     def on_session_turn_started(self, index: int) -> None:
         self.comparison.hide()
@@ -697,6 +723,7 @@ class MainWindow(QMainWindow):
         if pane is not None and reply is not None:
             pane.show_reply(reply, self.session.status_line(SeatId(seat_id)))
             self._show_metrics(SeatId(seat_id))
+            self._show_attempts(pane)
             if reply.state.is_terminal:
                 self._update_comparison()
 

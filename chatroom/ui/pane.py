@@ -61,6 +61,7 @@ class ReplyPane(QFrame):
         settings_requested(str): the user asked for this seat's own settings.
         maximise_requested(str): the user double-clicked the header.
         fix_requested(str): the user followed the error's fix link ("settings").
+        attempts_requested(str): the user asked to see the earlier attempts (seat id).
     """
 
     stop_requested = Signal(str)
@@ -69,6 +70,7 @@ class ReplyPane(QFrame):
     settings_requested = Signal(str)
     maximise_requested = Signal(str)
     fix_requested = Signal(str)
+    attempts_requested = Signal(str)
 
     def __init__(self, seat: Seat, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,6 +93,12 @@ class ReplyPane(QFrame):
         self.state_label = QLabel("")
         self.status_label = QLabel("")
         self.status_label.setStyleSheet("color: #777;")
+        # Shown only once the seat has retried a reply: "attempt 2 · show earlier".
+        self.attempts_button = QToolButton()
+        self.attempts_button.setAutoRaise(True)
+        self.attempts_button.setStyleSheet("color: #666;")
+        self.attempts_button.clicked.connect(self.on_attempts_button_clicked)
+        self.attempts_button.hide()
         self.stop_button = self._tool_button("■", "Stop this reply")
         self.retry_button = self._tool_button("↻", "Send the last prompt again")
         self.settings_button = self._tool_button("⚙", "This seat's own parameters")
@@ -107,6 +115,7 @@ class ReplyPane(QFrame):
         header.setContentsMargins(6, 4, 4, 0)
         header.addWidget(self.title_label)
         header.addWidget(self.state_label)
+        header.addWidget(self.attempts_button)
         header.addWidget(self.status_label, 1)
         for button in (self.stop_button, self.retry_button, self.settings_button, self.remove_button):
             header.addWidget(button)
@@ -167,6 +176,7 @@ class ReplyPane(QFrame):
         self.state_label.setAccessibleName(f"State of {seat.label}")
         self.metrics_label.setAccessibleName(f"Metrics of {seat.label}")
         self.error_label.setAccessibleName(f"Error from {seat.label}")
+        self.attempts_button.setAccessibleName(f"Earlier attempts of {seat.label}")
         for button, verb in (
             (self.stop_button, "Stop"),
             (self.retry_button, "Retry"),
@@ -229,6 +239,25 @@ class ReplyPane(QFrame):
         """The latest reply's text as streamed into the view."""
         return self.view.reply_text()
 
+    def set_attempts(self, attempt: int, retried_turns: int) -> None:
+        """Say that replies of this seat were retried: `attempt` is the latest reply's number,
+        `retried_turns` how many turns of the room have earlier attempts; hidden when none.
+        """
+        if attempt > 1:
+            text = f"attempt {attempt} · show earlier"
+            tip = f"This reply is attempt {attempt}: a retry replaced the earlier ones. Show them."
+        elif retried_turns:
+            text = "earlier attempts"
+            tip = (f"{retried_turns} earlier turn{'s' if retried_turns != 1 else ''} of this seat "
+                   "had replies retried. Show the attempts they replaced.")
+        else:
+            self.attempts_button.hide()
+            return
+        self.attempts_button.setText(text)
+        self.attempts_button.setToolTip(tip)
+        self.attempts_button.setAccessibleDescription(text)
+        self.attempts_button.show()
+
     # -- internals --------------------------------------------------------
 
     def _update_buttons(self) -> None:
@@ -243,6 +272,10 @@ class ReplyPane(QFrame):
     @Slot()
     def on_retry_button_clicked(self) -> None:
         self.retry_requested.emit(self.seat_id)
+
+    @Slot()
+    def on_attempts_button_clicked(self) -> None:
+        self.attempts_requested.emit(self.seat_id)
 
     @Slot()
     def on_remove_button_clicked(self) -> None:
