@@ -2,6 +2,8 @@
 
 Start-up stays light: Qt and the window are imported only for the GUI path,
 and keyring and network work waits until the window has painted.
+CHATROOM_EXIT_AFTER_FIRST_PAINT=1 makes the GUI print the seconds from process
+start to its first paint and quit: benchmarks time start-up with it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 from chatroom import __version__
 from chatroom.core.errors import ChatroomError
@@ -25,9 +29,15 @@ if TYPE_CHECKING:
     from chatroom.core.settings import Settings
     from chatroom.ui.main_window import MainWindow
 
-__all__ = ["build_parser", "create_window", "main"]
+__all__ = ["EXIT_AFTER_FIRST_PAINT", "build_parser", "create_window", "main", "seconds_since_start"]
 
 log = logging.getLogger("chatroom")
+
+#: Set to 1 (tests/bench/bench_startup.py does), the app prints
+#: `first paint: <seconds since the process started>` on stdout when the main
+#: window has painted for the first time, then closes as if the user had.
+EXIT_AFTER_FIRST_PAINT: Final = "CHATROOM_EXIT_AFTER_FIRST_PAINT"
+_LOADED_AT: Final = time.perf_counter()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -252,6 +262,8 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows
                 loop.add_signal_handler(signum, window.close)
+        if os.environ.get(EXIT_AFTER_FIRST_PAINT) == "1":
+            _exit_after_first_paint(window)
         window.show()
         await closed.wait()
         await window.session.aclose()
@@ -261,6 +273,39 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
     with loop:  # type: ignore[attr-defined]  # qasync's loop is a context manager
         loop.run_until_complete(run())
     return 0
+
+
+def seconds_since_start() -> float:
+    """Seconds since this process started.
+
+    Linux: from the kernel's start time in /proc (10 ms steps), so the
+    interpreter's own start-up counts. Elsewhere: since this module loaded.
+    """
+    try:
+        # Field 22, starttime, in clock ticks since boot; the name before it may hold spaces.
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started_s = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - started_s
+    except (OSError, ValueError, IndexError, AttributeError):  # no /proc, no CLOCK_BOOTTIME
+        return time.perf_counter() - _LOADED_AT
+
+
+def _exit_after_first_paint(window: MainWindow) -> None:
+    """Print the time to the window's first paint, then close it (benchmarks)."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    def report() -> None:
+        print(f"first paint: {seconds_since_start():.3f}", flush=True)
+        window.close()
+
+    class FirstPaintWatch(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+            if event.type() == QEvent.Type.Paint:
+                window.removeEventFilter(self)
+                QTimer.singleShot(0, report)  # once the whole window has painted
+            return False
+
+    window.installEventFilter(FirstPaintWatch(window))
 
 
 if __name__ == "__main__":  # pragma: no cover

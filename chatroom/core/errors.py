@@ -23,6 +23,7 @@ ChatroomError
   MalformedResponse       the server sent something that is not the protocol
   ParameterError          a sampling parameter out of range or unknown
   KeyringUnavailable      no usable OS keyring
+  KeyOriginMismatch       the stored key was saved for another server: it is not sent
   SettingsError           settings could not be read or written
   StoreError              history could not be read or written
     DamagedStore          the history file is not a readable database
@@ -43,6 +44,7 @@ __all__ = [
     "DamagedStore",
     "Forbidden",
     "InsufficientCredits",
+    "KeyOriginMismatch",
     "KeyringUnavailable",
     "MalformedResponse",
     "ModelNotFound",
@@ -238,6 +240,42 @@ class ParameterError(ChatroomError, ValueError):
 
 class KeyringUnavailable(ChatroomError):
     """No usable OS keyring: the message says how to fix it."""
+
+
+class KeyOriginMismatch(ChatroomError):
+    """A request would take a stored key to a server other than the one it was saved for.
+
+    Raised before anything is sent. `saved_origin` is where the key may go
+    (None when that cannot be told), `origin` where the request was headed
+    (None when its URL is not a plain http(s) URL). `is_run_override` says the
+    address came from --base-url, which Settings cannot change. The user reads
+    both addresses and what to do; never the key.
+    """
+
+    def __init__(
+        self, endpoint: str, saved_origin: str | None, origin: str | None, *,
+        is_run_override: bool = False,
+    ) -> None:
+        self.endpoint = endpoint
+        self.saved_origin = saved_origin
+        self.origin = origin
+        self.is_run_override = is_run_override
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        stored = f"The API key stored for “{self.endpoint}”"
+        if self.origin is None:
+            return f"{stored} is not sent: the base URL is not a plain http(s) address."
+        if self.saved_origin is None:
+            return (f"{stored} is not sent to {self.origin}: it is not known which address "
+                    "it was saved for. Save the key again in Settings.")
+        said = f"{stored} was saved for {self.saved_origin}"
+        if self.is_run_override:
+            return (f"{said} and is not sent to {self.origin}, given with --base-url. "
+                    "To use a key there for this run, set OPENROUTER_API_KEY.")
+        return (f"{said} and is not sent to {self.origin}. In Settings, save a key for "
+                f"{self.origin}, move the stored key there, or delete it if that server "
+                "needs none.")
 
 
 class SettingsError(ChatroomError):

@@ -5,6 +5,26 @@ This is the only module that reads the keyring or OPENROUTER_API_KEY
 name as user name. For the `openrouter` endpoint, OPENROUTER_API_KEY, when
 set, wins for this run and is never written anywhere.
 
+A stored key is bound to the origin (scheme, host, port; see `origins`) of the
+base URL it was saved for, recorded beside it under service
+`chatroom-key-origin`, same user name: the origin is no secret, but kept in
+the keyring it travels and disappears with the key, and an edited or reset
+settings file cannot move it. `get()` hands the key out only for a request to
+that origin and raises `KeyOriginMismatch` otherwise, so editing an
+endpoint's URL never sends its key to the new host; Settings then asks for a
+key for the new address or an explicit `move()`. Two exceptions, both for
+one run and chosen on the command line or in the environment:
+
+- OPENROUTER_API_KEY is not bound: it is given for this run and goes to
+  wherever the `openrouter` endpoint points in it.
+- With --base-url (`saved_url` given), the stored key also goes to a server
+  on this machine (the test server, a local gateway): the contract promises
+  the key is still used, and such a server runs beside the keyring that holds
+  it. To any other host it goes only if that is the origin it was saved for.
+
+A key stored before origins were recorded is bound, on first read, to the
+origin of the endpoint's saved URL: existing users keep working unchanged.
+
 When no usable keyring exists, every operation that needs it raises
 `KeyringUnavailable` with a message that says how to fix it. There is
 deliberately no plaintext fallback: a key silently written to a file is the
@@ -16,13 +36,17 @@ prompt), so the UI calls them through `asyncio.to_thread`.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import functools
 import hmac
+import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Final, NoReturn, TypeVar
 
-from chatroom.core.errors import KeyringUnavailable
+from chatroom.core.errors import KeyOriginMismatch, KeyringUnavailable
+from chatroom.core.origins import is_loopback_url, origin_of
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -30,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_ENDPOINT",
     "ENV_VAR",
+    "ORIGIN_SERVICE",
     "SERVICE",
     "ApiKey",
     "KeySource",
@@ -39,6 +64,10 @@ __all__ = [
 SERVICE: Final = "chatroom"
 DEFAULT_ENDPOINT: Final = "openrouter"
 ENV_VAR: Final = "OPENROUTER_API_KEY"
+#: Where the origin each stored key is bound to is recorded, user name = endpoint.
+ORIGIN_SERVICE: Final = "chatroom-key-origin"
+
+log = logging.getLogger(__name__)
 
 # A user name under SERVICE that is never an endpoint's: availability() reads
 # it to find out whether the keyring answers at all.
@@ -105,7 +134,7 @@ class KeySource(enum.Enum):
 
 
 class KeyStore:
-    """Reads and writes API keys per endpoint in the OS keyring.
+    """Reads and writes API keys per endpoint in the OS keyring, each bound to an origin.
 
     Raises `KeyringUnavailable` from every method that needs the keyring when
     no usable one exists or it fails; the message says how to fix it and
@@ -120,50 +149,97 @@ class KeyStore:
         # The environment may hold the key; show nothing of it.
         return "KeyStore()"
 
-    def get(self, endpoint: str = DEFAULT_ENDPOINT) -> ApiKey | None:
-        """The key for `endpoint`, or None when it has none.
+    def get(self, endpoint: str, base_url: str, *, saved_url: str | None = None) -> ApiKey | None:
+        """The key to send with requests of `endpoint` to `base_url`; None when it has none.
 
         For `openrouter`, a non-empty OPENROUTER_API_KEY wins over the keyring
-        and the keyring is not touched at all.
+        and the keyring is not touched at all. A stored key is returned only
+        for its own origin; for any other, `KeyOriginMismatch` is raised and
+        nothing may be sent. `saved_url` is the endpoint's URL in the settings
+        when `base_url` is the run's --base-url instead; the key then also
+        goes to this machine (see the module docstring).
         """
         from_env = self._environment_key(endpoint)
         if from_env is not None:
             return from_env
         stored = _guarded(lambda backend: backend.get_password(SERVICE, endpoint))
-        return ApiKey(stored) if stored else None
+        if not stored:
+            return None
+        is_override = saved_url is not None
+        saved_origin = self._bound_origin(endpoint, base_url if saved_url is None else saved_url)
+        origin = origin_of(base_url)
+        if origin is not None and origin == saved_origin:
+            return ApiKey(stored)
+        if origin is not None and is_override and is_loopback_url(base_url):
+            return ApiKey(stored)
+        raise KeyOriginMismatch(endpoint, saved_origin, origin, is_run_override=is_override)
+
+    def origin(self, endpoint: str, saved_url: str | None = None) -> str | None:
+        """The origin the stored key of `endpoint` is bound to; None when no key is stored.
+
+        A key stored before origins were recorded is bound now to the origin of
+        `saved_url`, the endpoint's URL in the settings; without one it stays
+        unbound and None is returned. The environment key is not looked at.
+        """
+        if not _guarded(lambda backend: backend.get_password(SERVICE, endpoint)):
+            return None
+        if saved_url is None:
+            return _guarded(lambda backend: backend.get_password(ORIGIN_SERVICE, endpoint)) or None
+        return self._bound_origin(endpoint, saved_url)
 
     def source(self, endpoint: str = DEFAULT_ENDPOINT) -> KeySource:
-        """Where `get(endpoint)` would take its key from."""
+        """Where the key of `endpoint` would come from (whatever origin it is bound to)."""
         if self._environment_key(endpoint) is not None:
             return KeySource.ENVIRONMENT
-        return KeySource.KEYRING if self.get(endpoint) is not None else KeySource.NONE
+        stored = _guarded(lambda backend: backend.get_password(SERVICE, endpoint))
+        return KeySource.KEYRING if stored else KeySource.NONE
 
-    def set(self, endpoint: str, key: str) -> None:
-        """Store `key` for `endpoint`, replacing any earlier one.
+    def set(self, endpoint: str, key: str, base_url: str) -> None:
+        """Store `key` for `endpoint`, bound to the origin of `base_url`, replacing any earlier one.
 
         Surrounding whitespace (a pasted newline) is stripped. Raises
         ValueError, with a message that does not quote the key, when the key
-        is empty or has whitespace or control characters inside.
+        is empty or has whitespace or control characters inside, or when
+        `base_url` is not a plain http(s) URL.
         """
         _check_endpoint(endpoint)
+        origin = _origin_to_bind(base_url)
         key = key.strip()
         if not key:
             raise ValueError("The API key is empty.")
         if any(ch.isspace() or not ch.isprintable() for ch in key):
             raise ValueError("The API key must be one line without spaces.")
+        # The key first: should recording its origin fail, the new key is at
+        # worst bound to the old key's origin (refused elsewhere), never the
+        # old key bound to a new origin.
         _guarded(lambda backend: backend.set_password(SERVICE, endpoint, key))
+        try:
+            _guarded(lambda backend: backend.set_password(ORIGIN_SERVICE, endpoint, origin))
+        except KeyringUnavailable:
+            with contextlib.suppress(KeyringUnavailable):
+                _guarded(functools.partial(_delete_if_present, SERVICE, endpoint))
+            raise
+
+    def move(self, endpoint: str, base_url: str) -> None:
+        """Bind the stored key of `endpoint` to the origin of `base_url` from now on.
+
+        Only for an explicit choice of the user (the same service at a new
+        address). Raises ValueError when no key is stored or `base_url` is
+        not a plain http(s) URL.
+        """
+        _check_endpoint(endpoint)
+        origin = _origin_to_bind(base_url)
+        if not _guarded(lambda backend: backend.get_password(SERVICE, endpoint)):
+            raise ValueError(f"No key is stored for “{endpoint}”.")
+        _guarded(lambda backend: backend.set_password(ORIGIN_SERVICE, endpoint, origin))
 
     def delete(self, endpoint: str) -> None:
-        """Forget the stored key of `endpoint`; nothing happens if there is none."""
+        """Forget the stored key of `endpoint` and its origin; nothing happens if there is none."""
         _check_endpoint(endpoint)
-
-        def delete_if_present(backend: KeyringBackend) -> None:
-            # Backends signal "no such key" with PasswordDeleteError, the same
-            # type as a real failure; looking first tells the two apart.
-            if backend.get_password(SERVICE, endpoint) is not None:
-                backend.delete_password(SERVICE, endpoint)
-
-        _guarded(delete_if_present)
+        # The key first: a key left without its origin would be bound anew on
+        # its next read, an origin left without a key binds nothing.
+        _guarded(functools.partial(_delete_if_present, SERVICE, endpoint))
+        _guarded(functools.partial(_delete_if_present, ORIGIN_SERVICE, endpoint))
 
     def availability(self) -> str | None:
         """None when the keyring works, else a message telling the user how to fix it.
@@ -176,12 +252,44 @@ class KeyStore:
             return str(exc)
         return None
 
+    def _bound_origin(self, endpoint: str, saved_url: str) -> str | None:
+        """The origin the stored key is bound to; binds an unbound one to `saved_url`'s.
+
+        None when the key is unbound and `saved_url` has no origin either.
+        """
+        recorded = _guarded(lambda backend: backend.get_password(ORIGIN_SERVICE, endpoint))
+        if recorded:
+            return recorded
+        origin = origin_of(saved_url)
+        if origin is None:
+            return None
+        # A key saved before keys were bound: it was being sent to this URL.
+        _guarded(lambda backend: backend.set_password(ORIGIN_SERVICE, endpoint, origin))
+        log.info("the stored key of %s is now bound to %s", endpoint, origin)
+        return origin
+
     def _environment_key(self, endpoint: str) -> ApiKey | None:
         if endpoint != DEFAULT_ENDPOINT:
             return None
         environ = os.environ if self._environ is None else self._environ
         value = environ.get(ENV_VAR, "").strip()
         return ApiKey(value) if value else None
+
+
+def _origin_to_bind(base_url: str) -> str:
+    origin = origin_of(base_url)
+    if origin is None:
+        raise ValueError(
+            "Enter a valid http(s) base URL first: a key is saved for one server's address."
+        )
+    return origin
+
+
+def _delete_if_present(service: str, user: str, backend: KeyringBackend) -> None:
+    # Backends signal "no such entry" with PasswordDeleteError, the same type
+    # as a real failure; looking first tells the two apart.
+    if backend.get_password(service, user) is not None:
+        backend.delete_password(service, user)
 
 
 def _check_endpoint(endpoint: str) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import ipaddress
 import json
 import logging
 import math
@@ -23,10 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, NoReturn, TypeVar
-from urllib.parse import urlsplit
 
 from chatroom.core.atomicfile import write_atomic
 from chatroom.core.errors import SettingsError
+# Re-exported: callers have imported it from here since before origins.py.
+from chatroom.core.origins import is_loopback_url
 from chatroom.core.secrets import DEFAULT_ENDPOINT
 
 __all__ = [
@@ -66,6 +66,9 @@ LAYOUTS: Final = ("columns", "grid", "tabs")
 class Endpoint:
     """A named OpenAI-compatible server; its key, if any, is in the keyring.
 
+    The key is bound to the origin it was saved for, not to `base_url`: a
+    new URL on another server does not get it (see `secrets`).
+
     `max_concurrent` caps the replies streaming at once from it (None =
     unlimited); left out, it is 1 for a server on this machine, which
     usually serves one request at a time, and unlimited otherwise.
@@ -78,20 +81,6 @@ class Endpoint:
     def __post_init__(self) -> None:
         if self.max_concurrent == _AUTO:
             self.max_concurrent = 1 if is_loopback_url(self.base_url) else None
-
-
-def is_loopback_url(url: str) -> bool:
-    """Whether `url` points at this machine (localhost, 127.0.0.0/8, ::1)."""
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass

@@ -98,9 +98,12 @@ def endpoint_configs(settings: Settings, base_url_override: str | None) -> dict[
         e.name: EndpointConfig(e.name, e.base_url, e.max_concurrent) for e in settings.endpoints
     }
     if base_url_override:
-        # Only the URL changes: the endpoint keeps its own concurrency limit.
+        # Only the URL changes: the endpoint keeps its own concurrency limit,
+        # and its stored key stays bound to the saved URL's origin.
         openrouter = configs["openrouter"]
-        configs["openrouter"] = EndpointConfig("openrouter", base_url_override, openrouter.max_concurrent)
+        configs["openrouter"] = EndpointConfig(
+            "openrouter", base_url_override, openrouter.max_concurrent, saved_url=openrouter.base_url
+        )
     return configs
 
 
@@ -804,11 +807,13 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def on_welcome_key_submitted(self, key: str) -> None:
         secret = ApiKey(key)
+        # The welcome panel shows without --base-url only: this is where the key goes.
+        base_url = self.settings.endpoint("openrouter").base_url
 
         async def save() -> None:
             # qasync's executor logs the arguments of every call at DEBUG:
             # hand it a closure, never the key itself.
-            await asyncio.to_thread(lambda: self._keys.set("openrouter", secret.reveal()))
+            await asyncio.to_thread(lambda: self._keys.set("openrouter", secret.reveal(), base_url))
 
         self.session.run_job(save(), self._on_welcome_key_saved)
 

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from chatroom.core.catalog import Catalog, ModelInfo
-from chatroom.core.errors import AuthError, ChatroomError, KeyringUnavailable, StreamInterrupted
+from chatroom.core.errors import (
+    AuthError,
+    ChatroomError,
+    KeyOriginMismatch,
+    KeyringUnavailable,
+    StreamInterrupted,
+)
 from chatroom.core.logs import redact
 from chatroom.core.metrics import estimate_tokens
 from chatroom.core.protocol import (
@@ -55,12 +61,15 @@ SAVE_INTERVAL_S: Final = 1.0
 class EndpointConfig:
     """Where an endpoint lives and how many replies it streams at once (None = no limit).
 
-    Its key stays in the keyring until a request needs it.
+    Its key stays in the keyring until a request needs it. `saved_url` is the
+    endpoint's URL in the settings when --base-url replaces it for this run
+    (see KeyStore.get for what that means for the key); None otherwise.
     """
 
     name: str
     base_url: str
     max_concurrent: int | None = None
+    saved_url: str | None = None
 
 
 class ClientPool:
@@ -110,7 +119,7 @@ class ClientPool:
             config = self._endpoints.get(name)
             if config is None:
                 raise ChatroomError(f"No endpoint named {name!r}; add it in Settings.")
-            key = await self._read_key(name)
+            key = await self._read_key(config)
             # Importing httpx (about 85 ms) and loading the TLS trust store
             # (30-90 ms) happen in a worker so the window never stalls on them.
             client = await asyncio.to_thread(self._new_client, config, key)
@@ -125,10 +134,13 @@ class ClientPool:
             config.base_url, key, attribution=is_openrouter, read_timeout_s=self.read_timeout_s
         )
 
-    async def _read_key(self, name: str) -> ApiKey | None:
+    async def _read_key(self, config: EndpointConfig) -> ApiKey | None:
+        """The endpoint's key; KeyOriginMismatch, and no request, if it is another server's."""
         try:
             # Keyring backends block (D-Bus, a password prompt): off the GUI thread.
-            return await asyncio.to_thread(self._keys.get, name)
+            return await asyncio.to_thread(
+                self._keys.get, config.name, config.base_url, saved_url=config.saved_url
+            )
         except KeyringUnavailable:
             # A local server needs no key; OpenRouter answers 401, which says what to do.
             log.warning("no keyring available; sending without a key")
@@ -351,7 +363,9 @@ class RoomSession(QObject):
         except StreamInterrupted as exc:
             self._end(reply, ReplyState.INTERRUPTED, str(exc))
         except ChatroomError as exc:
-            if isinstance(exc, AuthError):
+            if isinstance(exc, AuthError) or (
+                isinstance(exc, KeyOriginMismatch) and not exc.is_run_override
+            ):
                 reply.error_fix = "settings"
             self._end(reply, ReplyState.FAILED, str(exc))
         except Exception as exc:  # the top of a task: nothing may escape unseen

@@ -9,6 +9,13 @@ connection test and the local-server scan run through the injected `run_job`
 
 Keys are saved and deleted at once. Everything else, including the removal
 of an endpoint together with its key, takes effect only on OK.
+
+A stored key is bound to the address (origin: scheme, host, port) it was
+saved for; see `secrets`. When an endpoint's URL is edited to another
+origin, the key section says plainly that the saved key will not be sent
+there and asks for a key for the new address; "Move key here" rebinds the
+saved key instead, after a Yes/Cancel question, and like saving it takes
+effect at once.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from PySide6.QtWidgets import (
 
 from chatroom.core.discovery import KNOWN_LOCAL_SERVERS, FoundServer, detect_local_servers
 from chatroom.core.errors import ChatroomError, KeyringUnavailable
+from chatroom.core.origins import origin_of
 from chatroom.core.secrets import DEFAULT_ENDPOINT, ENV_VAR, ApiKey, KeySource, KeyStore
 from chatroom.core.settings import OPENROUTER_URL, Endpoint, Settings, is_loopback_url
 
@@ -69,7 +77,7 @@ WARNING_STYLE: Final = "color: #8a5300;"
 OK_STYLE: Final = "color: #1b6e2a;"
 _ERROR_COLOR: Final = "#b3261e"
 _KEY_STATUS: Final = {
-    KeySource.KEYRING: "A key is stored in the system keyring.",
+    KeySource.KEYRING: "A key is stored in the system keyring",  # + " for <origin>."
     KeySource.ENVIRONMENT: f"Using {ENV_VAR} from the environment (not stored).",
     KeySource.NONE: "No key stored.",
 }
@@ -204,6 +212,21 @@ def _log_removed_key(name: str, result: object) -> None:
                     name, _message_of(result))
 
 
+@dataclass(frozen=True)
+class _KeyState:
+    """What the keyring says about an endpoint's key."""
+
+    source: KeySource
+    #: The origin a stored key is bound to; None when none is stored or not bound yet.
+    origin: str | None = None
+
+    def status(self) -> str:
+        if self.source is not KeySource.KEYRING:
+            return _KEY_STATUS[self.source]
+        where = f" for {self.origin}" if self.origin else ""
+        return f"{_KEY_STATUS[KeySource.KEYRING]}{where}."
+
+
 @dataclass(eq=False)  # compared by identity: two drafts may look alike while edited
 class _Draft:
     """An endpoint as edited in the dialog, and what the dialog knows about its key."""
@@ -218,12 +241,29 @@ class _Draft:
     #: Whether the user set the limit; until then a new draft's follows its URL.
     limit_touched: bool = False
     key_status: Status | None = None  # None: not asked yet
+    #: Where the key comes from and the origin a stored one is bound to (None: unknown).
+    key_state: _KeyState | None = None
     key_serial: int = 0  # a key-status answer for an older question is dropped
     connection_status: Status = ("", "")
 
     @property
     def is_builtin(self) -> bool:
         return self.name == DEFAULT_ENDPOINT and self.name_locked
+
+    @property
+    def saved_url(self) -> str | None:
+        """The URL in the settings: a key stored before keys were bound was sent there."""
+        if self.original is not None:
+            return self.original.base_url
+        return OPENROUTER_URL if self.is_builtin else None
+
+    @property
+    def moved_from(self) -> str | None:
+        """The origin of a stored key this draft's URL no longer matches, if any."""
+        state, new = self.key_state, origin_of(self.base_url)
+        if state is None or state.source is not KeySource.KEYRING or state.origin is None:
+            return None
+        return state.origin if new is not None and new != state.origin else None
 
     @classmethod
     def of(cls, endpoint: Endpoint) -> _Draft:
@@ -272,6 +312,8 @@ class SettingsDialog(QDialog):
         #: The "Add" button of each server found and not added yet, with its row.
         self._found: dict[QPushButton, tuple[FoundServer, QWidget]] = {}
         self._pending_removal: _Draft | None = None
+        #: The draft and URL the open "Move key" question is about.
+        self._pending_move: tuple[_Draft, str] | None = None
         self._make_widgets()
         self._build()
         self._connect()
@@ -298,6 +340,8 @@ class SettingsDialog(QDialog):
         self._key_group = QGroupBox()
         self._key_edit = QLineEdit()
         self._key_status = QLabel()
+        self._origin_message = QLabel()
+        self._move_button = QPushButton("Move key here")
         self._key_note = QLabel()
         self._save_button = QPushButton("Save key")
         self._delete_button = QPushButton("Delete key")
@@ -416,6 +460,20 @@ class SettingsDialog(QDialog):
         self._key_status.setWordWrap(True)
         self._key_status.setAccessibleName("Key status")
         layout.addWidget(self._key_status)
+        self._origin_message.setWordWrap(True)
+        self._origin_message.setAccessibleName("Key address")
+        self._origin_message.hide()
+        layout.addWidget(self._origin_message)
+        self._move_button.setAccessibleName("Move key to this address")
+        self._move_button.setToolTip(
+            "Send the saved key to the new address from now on, and no longer to the old "
+            "one. Only for the same service at a new address."
+        )
+        self._move_button.hide()
+        move_row = QHBoxLayout()
+        move_row.addWidget(self._move_button)
+        move_row.addStretch(1)
+        layout.addLayout(move_row)
         self._key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self._key_edit.setAccessibleName("API key")
         self._key_edit.setPlaceholderText("Paste a new key to save or test it")
@@ -450,6 +508,7 @@ class SettingsDialog(QDialog):
         self._limit_spin.valueChanged.connect(self.on_limit_spin_value_changed)
         self._save_button.clicked.connect(self.on_save_button_clicked)
         self._delete_button.clicked.connect(self.on_delete_button_clicked)
+        self._move_button.clicked.connect(self.on_move_button_clicked)
         self._test_button.clicked.connect(self.on_test_button_clicked)
         self._buttons.accepted.connect(self.accept)
         self._buttons.rejected.connect(self.reject)
@@ -574,13 +633,16 @@ class SettingsDialog(QDialog):
         override_warning = check_base_url(override).warning if override else None
         _show(self._override_label, "" if not override else
               f"This run uses --base-url {override} instead. The URL above is saved "
-              "and used when Chatroom starts without --base-url."
+              "and used when Chatroom starts without --base-url. The stored key goes "
+              "there only if it was saved for that address or it is on this machine; "
+              f"{ENV_VAR} goes wherever the run points."
               + (f" {override_warning}" if override_warning else ""))
         _show(self._connection_status, *draft.connection_status)
         if draft.key_status is None:
             self._refresh_key_status(draft)
         else:
             _show(self._key_status, *draft.key_status)
+        self._refresh_origin_message(draft)
         self._refresh_checks()
         self._update_buttons()
 
@@ -596,11 +658,13 @@ class SettingsDialog(QDialog):
         self._editor_group.setTitle(f"Endpoint “{name}”")
         self._key_group.setTitle(f"API key for “{name}”")
         if draft.is_builtin:
-            note = (f"Keys are kept in the system keyring, never in a file. {ENV_VAR}, "
-                    "when set, is used instead for that run.")
+            note = ("Keys are kept in the system keyring, never in a file, and sent only "
+                    f"to the address they were saved for. {ENV_VAR}, when set, is used "
+                    "instead for that run.")
         else:
             note = ("Keys are kept in the system keyring under the endpoint's name, never "
-                    "in a file. A server on this machine usually needs none.")
+                    "in a file, and sent only to the address they were saved for. A server "
+                    "on this machine usually needs none.")
         self._key_note.setText(note)
 
     def _set_key_status(self, draft: _Draft, text: str, style: str = "") -> None:
@@ -634,8 +698,8 @@ class SettingsDialog(QDialog):
 
     def _update_buttons(self) -> None:
         idle = self._jobs_running == 0
-        for button in (self._save_button, self._delete_button, self._test_button,
-                       self._detect_button):
+        for button in (self._save_button, self._delete_button, self._move_button,
+                       self._test_button, self._detect_button):
             button.setEnabled(idle)
         self._remove_button.setEnabled(not self._current.is_builtin)
 
@@ -647,17 +711,40 @@ class SettingsDialog(QDialog):
             return
         self._set_key_status(draft, "Checking the keyring…")
 
-        def on_source(result: object) -> None:
+        def on_state(result: object) -> None:
             if draft.key_serial != serial:
                 return  # the name changed meanwhile; a newer answer is coming
-            if isinstance(result, KeySource):
-                self._set_key_status(draft, prefix + _KEY_STATUS[result])
+            if isinstance(result, _KeyState):
+                draft.key_state = result
+                self._set_key_status(draft, prefix + result.status())
+                self._refresh_origin_message(draft)
             elif isinstance(result, KeyringUnavailable):
                 self._set_key_status(draft, prefix + str(result), ERROR_STYLE)
             elif isinstance(result, BaseException):
                 self._set_key_status(draft, prefix + _message_of(result), ERROR_STYLE)
 
-        self._start(asyncio.to_thread(self._keys.source, draft.name), on_source)
+        self._start(asyncio.to_thread(self._key_state, draft.name, draft.saved_url), on_state)
+
+    def _key_state(self, name: str, saved_url: str | None) -> _KeyState:
+        """Runs in a worker thread. Binds a key stored before keys were bound to `saved_url`."""
+        source = self._keys.source(name)
+        if source is not KeySource.KEYRING:
+            return _KeyState(source)
+        return _KeyState(source, self._keys.origin(name, saved_url))
+
+    def _refresh_origin_message(self, draft: _Draft) -> None:
+        """Say so when the draft's URL is not the address its stored key was saved for."""
+        if draft is not self._current:
+            return
+        old, new = draft.moved_from, origin_of(draft.base_url)
+        self._move_button.setVisible(old is not None)
+        if old is None:
+            _show(self._origin_message, "")
+            return
+        _show(self._origin_message,
+              f"⚠ The stored key was saved for {old}. It will not be sent to {new}. "
+              f"Paste a key for {new} below and press Save key, or, if this is the same "
+              "service at a new address, press Move key here.", WARNING_STYLE)
 
     def _name_error(self, draft: _Draft) -> str | None:
         """Why the draft's name cannot hold a key; a duplicate's key is another endpoint's."""
@@ -814,6 +901,8 @@ class SettingsDialog(QDialog):
         draft.name = text.strip()
         draft.key_serial += 1  # a pending answer is for the old name
         draft.key_status = None
+        draft.key_state = None
+        self._refresh_origin_message(draft)
         _show(self._key_status, "")
         self._show_titles(draft)
         self._refresh_checks()
@@ -833,6 +922,7 @@ class SettingsDialog(QDialog):
             with QSignalBlocker(self._limit_spin):
                 self._limit_spin.setValue(draft.max_concurrent or 0)
         self._refresh_checks()
+        self._refresh_origin_message(draft)
 
     @Slot(int)
     def on_limit_spin_value_changed(self, value: int) -> None:
@@ -850,6 +940,11 @@ class SettingsDialog(QDialog):
             return
         if not self._keyable(draft):
             return
+        url = draft.base_url.strip()
+        if origin_of(url) is None:
+            self._set_key_status(draft, "Enter a valid base URL first: the key is saved for "
+                                 "that address only.", ERROR_STYLE)
+            return
         # The key is stored under this name, so the name stays from now on.
         draft.name_locked = True
         self._lock_name(True)
@@ -857,13 +952,13 @@ class SettingsDialog(QDialog):
         # Wrapped in ApiKey: qasync's executor logs the arguments of every call
         # at DEBUG, and a plain str would print the key there.
         self._start(
-            asyncio.to_thread(self._store_key, draft.name, ApiKey(key)),
+            asyncio.to_thread(self._store_key, draft.name, ApiKey(key), url),
             lambda result: self._on_key_saved(draft, result),
         )
 
-    def _store_key(self, name: str, key: ApiKey) -> None:
+    def _store_key(self, name: str, key: ApiKey, url: str) -> None:
         """Runs in a worker thread: the keyring call blocks."""
-        self._keys.set(name, key.reveal())
+        self._keys.set(name, key.reveal(), url)
 
     def _on_key_saved(self, draft: _Draft, result: object) -> None:
         if isinstance(result, BaseException):
@@ -905,6 +1000,44 @@ class SettingsDialog(QDialog):
         self._refresh_key_status(draft, "Key deleted. ")
 
     @Slot()
+    def on_move_button_clicked(self) -> None:
+        draft = self._current
+        old, url = draft.moved_from, draft.base_url.strip()
+        new = origin_of(url)
+        if old is None or new is None or not self._keyable(draft):
+            return
+        self._pending_move = (draft, url)
+        self._ask(
+            "Move key",
+            f"Send the key of “{draft.name}”, saved for {old}, to {new} from now on?\n\n"
+            f"It will no longer be sent to {old}. Do this only if {new} is the same service "
+            "at a new address: anyone running that server receives the key.\n\n"
+            "This takes effect at once; press OK in Settings to keep the new URL too.",
+            self.on_move_box_button_clicked,
+        )
+
+    @Slot(QAbstractButton)
+    def on_move_box_button_clicked(self, button: QAbstractButton) -> None:
+        box, pending = self.sender(), self._pending_move
+        self._pending_move = None
+        if not isinstance(box, QMessageBox) or pending is None:
+            return
+        if box.standardButton(button) != QMessageBox.StandardButton.Yes:
+            return
+        draft, url = pending
+        self._set_key_status(draft, "Moving the key…")
+        self._start(
+            asyncio.to_thread(self._keys.move, draft.name, url),
+            lambda result: self._on_key_moved(draft, result),
+        )
+
+    def _on_key_moved(self, draft: _Draft, result: object) -> None:
+        if isinstance(result, BaseException):
+            self._set_key_status(draft, _message_of(result), ERROR_STYLE)
+            return
+        self._refresh_key_status(draft, "Key moved. ")
+
+    @Slot()
     def on_test_button_clicked(self) -> None:
         draft = self._current
         url = draft.base_url.strip()
@@ -917,16 +1050,22 @@ class SettingsDialog(QDialog):
         stored_name = draft.name if self._name_error(draft) is None else None
         self._set_connection_status(draft, f"Connecting to {urlsplit(url).netloc or url}…")
         self._start(
-            self._test_connection(url, key, stored_name, float(self._timeout_spin.value())),
+            self._test_connection(url, key, stored_name, float(self._timeout_spin.value()),
+                                  draft.saved_url),
             lambda result: self._on_connection_tested(draft, result),
         )
 
     async def _test_connection(
-        self, url: str, key: ApiKey | None, stored_name: str | None, timeout_s: float
+        self, url: str, key: ApiKey | None, stored_name: str | None, timeout_s: float,
+        saved_url: str | None,
     ) -> str:
+        """Ask the server at `url`; a stored key goes along only if it was saved for `url`.
+
+        KeyOriginMismatch, the message shown, when the stored key is another address's.
+        """
         if key is None and stored_name is not None:
             try:
-                key = await asyncio.to_thread(self._keys.get, stored_name)
+                key = await asyncio.to_thread(self._stored_key, stored_name, url, saved_url)
             except KeyringUnavailable:
                 key = None  # a local server needs none; OpenRouter's answer says what to do
         # httpx is imported on first use, not at start-up (about 85 ms).
@@ -937,6 +1076,14 @@ class SettingsDialog(QDialog):
             return await client.test_connection()
         finally:
             await client.aclose()
+
+    def _stored_key(self, name: str, url: str, saved_url: str | None) -> ApiKey | None:
+        """Runs in a worker thread. The stored key, if it was saved for `url`'s origin."""
+        if saved_url is not None and self._keys.source(name) is KeySource.KEYRING:
+            # A key from before keys were bound was sent to the saved URL, not
+            # to the one being edited: bind it there before asking.
+            self._keys.origin(name, saved_url)
+        return self._keys.get(name, url)
 
     def _on_connection_tested(self, draft: _Draft, result: object) -> None:
         if isinstance(result, BaseException):

@@ -16,6 +16,7 @@ from chatroom.core.errors import (
     ContextTooLong,
     Forbidden,
     InsufficientCredits,
+    KeyOriginMismatch,
     MalformedResponse,
     ModelNotFound,
     ModelUnavailable,
@@ -160,3 +161,30 @@ def test_stream_interrupted_has_a_default_message() -> None:
 
 def test_parameter_error_is_also_a_value_error() -> None:
     assert issubclass(ParameterError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("args", "override", "text"),
+    [
+        (("https://a.example", "https://b.example"), False,
+         "The API key stored for “gw” was saved for https://a.example and is not sent to "
+         "https://b.example. In Settings, save a key for https://b.example, move the stored key "
+         "there, or delete it if that server needs none."),
+        (("https://openrouter.ai", "https://b.example"), True,
+         "The API key stored for “gw” was saved for https://openrouter.ai and is not sent to "
+         "https://b.example, given with --base-url. To use a key there for this run, set "
+         "OPENROUTER_API_KEY."),
+        ((None, "https://b.example"), False,
+         "The API key stored for “gw” is not sent to https://b.example: it is not known which "
+         "address it was saved for. Save the key again in Settings."),
+        (("https://a.example", None), False,
+         "The API key stored for “gw” is not sent: the base URL is not a plain http(s) address."),
+    ],
+)
+def test_key_origin_mismatch_names_both_addresses_and_the_fix(
+    args: tuple[str | None, str | None], override: bool, text: str
+) -> None:
+    error = KeyOriginMismatch("gw", *args, is_run_override=override)
+    assert str(error) == text
+    assert (error.endpoint, error.saved_origin, error.origin) == ("gw", *args)
+    assert error.is_run_override is override and not error.is_retryable

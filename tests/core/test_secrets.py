@@ -27,18 +27,23 @@ from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
 from chatroom.core import paths
-from chatroom.core.errors import KeyringUnavailable
+from chatroom.core.errors import KeyOriginMismatch, KeyringUnavailable
+from chatroom.core.origins import origin_of
 from chatroom.core.secrets import (
     DEFAULT_ENDPOINT,
     ENV_VAR,
     SERVICE,
     ApiKey,
+    ORIGIN_SERVICE,
     KeySource,
     KeyStore,
 )
 from chatroom.core.settings import Endpoint, Settings, load_settings, save_settings
 
 CANARY = "sk-canary-" + uuid.uuid4().hex
+#: Where the keys of these tests are saved for; nothing listens there.
+URL = "http://127.0.0.1:9/v1"
+OPENROUTER_URL = "https://openrouter.ai/api/v1"
 
 
 def canary() -> str:
@@ -173,32 +178,34 @@ def test_store_read_replace_and_delete_through_the_real_keyring(endpoint: str) -
     store = KeyStore(environ={})
     first, second = canary(), canary()
 
-    store.set(endpoint, first)
-    assert store.get(endpoint) == ApiKey(first)
+    store.set(endpoint, first, URL)
+    assert store.get(endpoint, URL) == ApiKey(first)
     assert keyring.get_password(SERVICE, endpoint) == first  # really in the OS keyring
+    assert keyring.get_password(ORIGIN_SERVICE, endpoint) == "http://127.0.0.1:9"
     assert store.source(endpoint) is KeySource.KEYRING
 
-    store.set(endpoint, second)
-    assert store.get(endpoint) == ApiKey(second)
+    store.set(endpoint, second, URL)
+    assert store.get(endpoint, URL) == ApiKey(second)
 
     store.delete(endpoint)
-    assert store.get(endpoint) is None
+    assert store.get(endpoint, URL) is None
     assert store.source(endpoint) is KeySource.NONE
     assert keyring.get_password(SERVICE, endpoint) is None
+    assert keyring.get_password(ORIGIN_SERVICE, endpoint) is None
 
 
 @pytest.mark.keyring
 def test_a_fresh_key_store_reads_what_another_stored(endpoint: str) -> None:
     key = canary()
-    KeyStore(environ={}).set(endpoint, f"  {key}\n")
-    assert KeyStore(environ={}).get(endpoint) == ApiKey(key)
+    KeyStore(environ={}).set(endpoint, f"  {key}\n", URL)
+    assert KeyStore(environ={}).get(endpoint, URL) == ApiKey(key)
 
 
 @pytest.mark.keyring
 def test_deleting_a_missing_key_on_the_real_keyring_is_not_an_error(endpoint: str) -> None:
     store = KeyStore(environ={})
     store.delete(endpoint)
-    assert store.get(endpoint) is None
+    assert store.get(endpoint, URL) is None
 
 
 @pytest.mark.keyring
@@ -212,7 +219,7 @@ def test_environment_key_wins_over_the_real_keyring_and_is_not_stored(
 ) -> None:
     key = canary()
     store = KeyStore(environ={ENV_VAR: key})
-    assert store.get() == ApiKey(key)
+    assert store.get(DEFAULT_ENDPOINT, OPENROUTER_URL) == ApiKey(key)
     assert store.source(DEFAULT_ENDPOINT) is KeySource.ENVIRONMENT
     # Read-only on the real entry: a developer's own openrouter key stays untouched.
     assert keyring.get_password(SERVICE, DEFAULT_ENDPOINT) != key
@@ -225,8 +232,8 @@ def test_the_key_reaches_no_log_record_and_no_file(
     caplog.set_level(logging.DEBUG)
     key = canary()
     store = KeyStore(environ={})
-    store.set(endpoint, key)
-    assert store.get(endpoint) == ApiKey(key)
+    store.set(endpoint, key, "http://127.0.0.1:9/v1")
+    assert store.get(endpoint, "http://127.0.0.1:9/v1") == ApiKey(key)
 
     settings = Settings()
     settings.endpoints.append(Endpoint(endpoint, "http://127.0.0.1:9/v1"))
@@ -296,21 +303,20 @@ def test_key_store_repr_hides_the_environment() -> None:
 def test_environment_key_wins_and_is_not_stored(memory_keyring: MemoryKeyring) -> None:
     store = KeyStore(environ={ENV_VAR: f" {CANARY}\n"})
     memory_keyring.entries[(SERVICE, DEFAULT_ENDPOINT)] = "sk-from-keyring"
-    assert store.get() == ApiKey(CANARY)
-    assert store.get(DEFAULT_ENDPOINT) == ApiKey(CANARY)
+    assert store.get(DEFAULT_ENDPOINT, OPENROUTER_URL) == ApiKey(CANARY)
     assert store.source(DEFAULT_ENDPOINT) is KeySource.ENVIRONMENT
     assert CANARY not in memory_keyring.entries.values()
 
 
 def test_environment_key_needs_no_keyring(no_keyring: KeyringBackend) -> None:
     store = KeyStore(environ={ENV_VAR: CANARY})
-    assert store.get() == ApiKey(CANARY)
+    assert store.get(DEFAULT_ENDPOINT, OPENROUTER_URL) == ApiKey(CANARY)
     assert store.source(DEFAULT_ENDPOINT) is KeySource.ENVIRONMENT
 
 
 def test_environment_key_is_for_openrouter_only(memory_keyring: MemoryKeyring) -> None:
     store = KeyStore(environ={ENV_VAR: CANARY})
-    assert store.get("local") is None
+    assert store.get("local", URL) is None
     assert store.source("local") is KeySource.NONE
 
 
@@ -319,9 +325,9 @@ def test_environment_is_read_at_call_time(
 ) -> None:
     store = KeyStore()
     monkeypatch.delenv(ENV_VAR, raising=False)
-    assert store.get() is None
+    assert store.get(DEFAULT_ENDPOINT, OPENROUTER_URL) is None
     monkeypatch.setenv(ENV_VAR, CANARY)
-    assert store.get() == ApiKey(CANARY)
+    assert store.get(DEFAULT_ENDPOINT, OPENROUTER_URL) == ApiKey(CANARY)
 
 
 @pytest.mark.parametrize("value", ["", "   ", "\n"])
@@ -330,20 +336,23 @@ def test_empty_environment_key_falls_back_to_the_keyring(
 ) -> None:
     memory_keyring.entries[(SERVICE, DEFAULT_ENDPOINT)] = "sk-stored"
     store = KeyStore(environ={ENV_VAR: value})
-    assert store.get() == ApiKey("sk-stored")
+    assert store.get(DEFAULT_ENDPOINT, OPENROUTER_URL) == ApiKey("sk-stored")
     assert store.source() is KeySource.KEYRING
 
 
 def test_empty_stored_key_counts_as_none(memory_keyring: MemoryKeyring) -> None:
     memory_keyring.entries[(SERVICE, "local")] = ""
     store = KeyStore(environ={})
-    assert store.get("local") is None
+    assert store.get("local", URL) is None
     assert store.source("local") is KeySource.NONE
 
 
 def test_set_strips_surrounding_whitespace(memory_keyring: MemoryKeyring) -> None:
-    KeyStore(environ={}).set("local", f"\t{CANARY} \r\n")
-    assert memory_keyring.entries == {(SERVICE, "local"): CANARY}
+    KeyStore(environ={}).set("local", f"\t{CANARY} \r\n", URL)
+    assert memory_keyring.entries == {
+        (SERVICE, "local"): CANARY,
+        (ORIGIN_SERVICE, "local"): "http://127.0.0.1:9",
+    }
 
 
 @pytest.mark.parametrize(
@@ -352,7 +361,7 @@ def test_set_strips_surrounding_whitespace(memory_keyring: MemoryKeyring) -> Non
 )
 def test_set_rejects_a_bad_key_without_quoting_it(memory_keyring: MemoryKeyring, key: str) -> None:
     with pytest.raises(ValueError) as info:
-        KeyStore(environ={}).set("local", key)
+        KeyStore(environ={}).set("local", key, URL)
     assert CANARY not in str(info.value)
     assert not isinstance(info.value, KeyringUnavailable)
     assert memory_keyring.entries == {}
@@ -360,14 +369,15 @@ def test_set_rejects_a_bad_key_without_quoting_it(memory_keyring: MemoryKeyring,
 
 def test_set_rejects_an_empty_endpoint(memory_keyring: MemoryKeyring) -> None:
     with pytest.raises(ValueError):
-        KeyStore(environ={}).set(" ", CANARY)
+        KeyStore(environ={}).set(" ", CANARY, URL)
 
 
 def test_delete_forgets_the_key_and_a_missing_key_is_fine(memory_keyring: MemoryKeyring) -> None:
     store = KeyStore(environ={})
-    store.set("local", CANARY)
+    store.set("local", CANARY, URL)
     store.delete("local")
-    assert store.get("local") is None
+    assert store.get("local", URL) is None
+    assert memory_keyring.entries == {}
     store.delete("local")
     store.delete("never-stored")
 
@@ -392,10 +402,12 @@ def test_no_keyring_makes_every_operation_raise_a_helpful_error(
 ) -> None:
     store = KeyStore(environ={})
     operations: list[Callable[[], object]] = [
-        lambda: store.get(),
-        lambda: store.get("local"),
+        lambda: store.get(DEFAULT_ENDPOINT, OPENROUTER_URL),
+        lambda: store.get("local", URL),
         lambda: store.source("local"),
-        lambda: store.set("local", CANARY),
+        lambda: store.origin("local", URL),
+        lambda: store.set("local", CANARY, URL),
+        lambda: store.move("local", URL),
         lambda: store.delete("local"),
     ]
     for operation in operations:
@@ -419,7 +431,7 @@ def test_the_null_backend_is_not_a_keyring() -> None:
     # null.Keyring accepts keys and silently drops them: storing there would lose them.
     with use_backend(null.Keyring()):
         with pytest.raises(KeyringUnavailable) as info:
-            KeyStore(environ={}).set("local", CANARY)
+            KeyStore(environ={}).set("local", CANARY, URL)
         assert_helpful(info.value, CANARY)
         assert "disabled" in str(info.value)
 
@@ -434,7 +446,7 @@ def test_an_empty_chainer_is_not_a_keyring() -> None:
     # An empty chainer's set_password does nothing and returns: the key would be lost.
     with use_backend(EmptyChainer()):
         with pytest.raises(KeyringUnavailable) as info:
-            KeyStore(environ={}).set("local", CANARY)
+            KeyStore(environ={}).set("local", CANARY, URL)
         assert_helpful(info.value, CANARY)
 
 
@@ -456,8 +468,8 @@ def test_backend_errors_become_keyring_unavailable_without_the_key(
     store = KeyStore(environ={})
     with use_backend(RaisingKeyring(error)):
         operations: list[Callable[[], object]] = [
-            lambda: store.get("local"),
-            lambda: store.set("local", CANARY),
+            lambda: store.get("local", URL),
+            lambda: store.set("local", CANARY, URL),
         ]
         for operation in operations:
             with pytest.raises(KeyringUnavailable) as info:
@@ -472,5 +484,278 @@ def test_failures_log_nothing_with_the_key(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with pytest.raises(KeyringUnavailable):
-        KeyStore(environ={}).set("local", CANARY)
+        KeyStore(environ={}).set("local", CANARY, URL)
     assert all(CANARY not in record.getMessage() for record in caplog.records)
+
+
+# ---------------------------------------------------------------- keys bound to an origin
+
+OTHER_URL = "http://127.0.0.1:10/v1"  # another port of this machine: another server
+
+
+def test_a_key_is_bound_to_the_origin_it_was_saved_for(memory_keyring: MemoryKeyring) -> None:
+    store = KeyStore(environ={})
+    store.set("gateway", CANARY, "https://gateway.example/api/v1")
+    assert memory_keyring.entries[(ORIGIN_SERVICE, "gateway")] == "https://gateway.example"
+    assert store.origin("gateway") == "https://gateway.example"
+    # Any path on the same origin is the same server.
+    for url in ("https://gateway.example/api/v1", "https://GATEWAY.example:443/v2/", "https://gateway.example"):
+        assert store.get("gateway", url) == ApiKey(CANARY)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://other.example/api/v1",
+        "http://gateway.example/api/v1",  # the same host in clear
+        "https://gateway.example:8443/api/v1",
+        "https://api.gateway.example/api/v1",
+        "https://gateway.example.other.example/api/v1",
+        "https://gateway.example@other.example/api/v1",
+        "https://other.example\\@gateway.example/api/v1",
+        "http://127.0.0.1:9/v1",  # even this machine, outside --base-url
+        "not a url",
+    ],
+)
+def test_a_key_is_refused_for_any_other_origin(memory_keyring: MemoryKeyring, url: str) -> None:
+    store = KeyStore(environ={})
+    store.set("gateway", CANARY, "https://gateway.example/api/v1")
+    with pytest.raises(KeyOriginMismatch) as info:
+        store.get("gateway", url)
+    error = info.value
+    assert error.endpoint == "gateway" and error.saved_origin == "https://gateway.example"
+    assert error.origin == origin_of(url) and not error.is_run_override
+    message = str(error)
+    assert CANARY not in message and "“gateway”" in message and "is not sent" in message
+    if error.origin is not None:
+        assert "https://gateway.example" in message and error.origin in message
+        assert "Settings" in message
+    # Refusing changes nothing: the key keeps its origin.
+    assert memory_keyring.entries[(ORIGIN_SERVICE, "gateway")] == "https://gateway.example"
+
+
+def test_saving_again_for_another_url_binds_the_new_key_there(memory_keyring: MemoryKeyring) -> None:
+    store = KeyStore(environ={})
+    store.set("local", "sk-old", URL)
+    store.set("local", CANARY, OTHER_URL)
+    assert store.get("local", OTHER_URL) == ApiKey(CANARY)
+    with pytest.raises(KeyOriginMismatch):
+        store.get("local", URL)
+
+
+@pytest.mark.parametrize("url", ["", "ftp://127.0.0.1/v1", "https://user@gateway.example/v1", "http://:8/v1"])
+def test_a_key_cannot_be_saved_for_a_url_without_an_origin(memory_keyring: MemoryKeyring, url: str) -> None:
+    with pytest.raises(ValueError, match="valid http\\(s\\) base URL") as info:
+        KeyStore(environ={}).set("local", CANARY, url)
+    assert CANARY not in str(info.value) and not isinstance(info.value, KeyringUnavailable)
+    assert memory_keyring.entries == {}
+
+
+def test_move_binds_the_stored_key_to_a_new_origin(memory_keyring: MemoryKeyring) -> None:
+    store = KeyStore(environ={})
+    store.set("local", CANARY, URL)
+    store.move("local", OTHER_URL)
+    assert store.get("local", OTHER_URL) == ApiKey(CANARY)
+    with pytest.raises(KeyOriginMismatch):
+        store.get("local", URL)  # moved, not copied
+    assert memory_keyring.entries[(SERVICE, "local")] == CANARY
+
+
+def test_move_needs_a_stored_key_and_a_valid_url(memory_keyring: MemoryKeyring) -> None:
+    store = KeyStore(environ={})
+    with pytest.raises(ValueError, match="No key is stored"):
+        store.move("local", URL)
+    store.set("local", CANARY, URL)
+    with pytest.raises(ValueError, match="valid http"):
+        store.move("local", "ftp://127.0.0.1/v1")
+    assert store.origin("local") == "http://127.0.0.1:9"
+    with pytest.raises(ValueError):
+        store.move(" ", URL)
+
+
+def test_delete_forgets_the_origin_too(memory_keyring: MemoryKeyring) -> None:
+    store = KeyStore(environ={})
+    store.set("local", CANARY, URL)
+    store.delete("local")
+    assert memory_keyring.entries == {}
+    assert store.origin("local") is None and store.get("local", URL) is None
+
+
+# A key saved before keys were bound: only the `chatroom` entry exists.
+
+
+def test_a_key_saved_before_binding_is_bound_to_its_url_on_first_read(memory_keyring: MemoryKeyring) -> None:
+    memory_keyring.entries[(SERVICE, "local")] = CANARY
+    store = KeyStore(environ={})
+    assert store.get("local", URL) == ApiKey(CANARY)  # it keeps working where it was used
+    assert memory_keyring.entries[(ORIGIN_SERVICE, "local")] == "http://127.0.0.1:9"
+    with pytest.raises(KeyOriginMismatch):
+        store.get("local", OTHER_URL)  # and from now on only there
+
+
+def test_origin_binds_an_old_key_to_the_saved_url_only_when_given(memory_keyring: MemoryKeyring) -> None:
+    memory_keyring.entries[(SERVICE, "local")] = CANARY
+    store = KeyStore(environ={})
+    assert store.origin("local") is None  # unbound, and left so
+    assert (ORIGIN_SERVICE, "local") not in memory_keyring.entries
+    assert store.origin("local", URL) == "http://127.0.0.1:9"
+    assert store.origin("local", OTHER_URL) == "http://127.0.0.1:9"  # bound once, not moved
+    assert store.origin("never-stored", URL) is None
+    assert (ORIGIN_SERVICE, "never-stored") not in memory_keyring.entries
+
+
+def test_an_old_key_whose_url_has_no_origin_is_not_sent(memory_keyring: MemoryKeyring) -> None:
+    memory_keyring.entries[(SERVICE, "odd")] = CANARY
+    with pytest.raises(KeyOriginMismatch) as info:
+        KeyStore(environ={}).get("odd", "https://user@gateway.example/v1")
+    assert info.value.saved_origin is None and info.value.origin is None
+    assert "not a plain http(s) address" in str(info.value)
+    assert (ORIGIN_SERVICE, "odd") not in memory_keyring.entries
+    with pytest.raises(KeyOriginMismatch) as unknown:
+        KeyStore(environ={}).get("odd", "https://gateway.example/v1", saved_url="ftp://x/")
+    assert "not known which address" in str(unknown.value)
+
+
+# --base-url: `saved_url` is the endpoint's URL in the settings.
+
+
+def test_with_base_url_an_old_key_is_bound_to_the_saved_url_not_the_override(
+    memory_keyring: MemoryKeyring,
+) -> None:
+    memory_keyring.entries[(SERVICE, DEFAULT_ENDPOINT)] = CANARY
+    store = KeyStore(environ={})
+    # The test server on this machine: the key still goes there (the --base-url contract)…
+    assert store.get(DEFAULT_ENDPOINT, URL, saved_url=OPENROUTER_URL) == ApiKey(CANARY)
+    # …but stays bound to OpenRouter: the next run without --base-url works as before.
+    assert memory_keyring.entries[(ORIGIN_SERVICE, DEFAULT_ENDPOINT)] == "https://openrouter.ai"
+    assert store.get(DEFAULT_ENDPOINT, OPENROUTER_URL) == ApiKey(CANARY)
+
+
+@pytest.mark.parametrize("override", ["http://127.0.0.1:8099/api/v1", "http://localhost:8099/api/v1",
+                                      "http://[::1]:8099/api/v1"])
+def test_with_base_url_the_stored_key_goes_to_this_machine(memory_keyring: MemoryKeyring, override: str) -> None:
+    store = KeyStore(environ={})
+    store.set(DEFAULT_ENDPOINT, CANARY, OPENROUTER_URL)
+    assert store.get(DEFAULT_ENDPOINT, override, saved_url=OPENROUTER_URL) == ApiKey(CANARY)
+    # Only with --base-url: a saved URL on this machine is bound like any other.
+    with pytest.raises(KeyOriginMismatch):
+        store.get(DEFAULT_ENDPOINT, override)
+
+
+def test_with_base_url_the_stored_key_goes_to_its_own_origin(memory_keyring: MemoryKeyring) -> None:
+    store = KeyStore(environ={})
+    store.set(DEFAULT_ENDPOINT, CANARY, "https://gateway.example/api/v1")
+    key = store.get(DEFAULT_ENDPOINT, "https://gateway.example/other/v1", saved_url=OPENROUTER_URL)
+    assert key == ApiKey(CANARY)
+
+
+@pytest.mark.parametrize("override", ["https://gateway.example/api/v1", "http://192.168.1.20:8080/v1",
+                                      "http://127.0.0.1.nip.io/v1"])
+def test_with_base_url_the_stored_key_goes_to_no_other_host(memory_keyring: MemoryKeyring, override: str) -> None:
+    store = KeyStore(environ={})
+    store.set(DEFAULT_ENDPOINT, CANARY, OPENROUTER_URL)
+    with pytest.raises(KeyOriginMismatch) as info:
+        store.get(DEFAULT_ENDPOINT, override, saved_url=OPENROUTER_URL)
+    assert info.value.is_run_override
+    message = str(info.value)
+    assert "--base-url" in message and ENV_VAR in message and "https://openrouter.ai" in message
+    assert CANARY not in message
+
+
+def test_the_environment_key_is_not_bound(no_keyring: KeyringBackend) -> None:
+    # Given for one run, it goes wherever that run points, and needs no keyring.
+    store = KeyStore(environ={ENV_VAR: CANARY})
+    for url in (OPENROUTER_URL, "https://gateway.example/api/v1", URL):
+        assert store.get(DEFAULT_ENDPOINT, url) == ApiKey(CANARY)
+        assert store.get(DEFAULT_ENDPOINT, url, saved_url=OPENROUTER_URL) == ApiKey(CANARY)
+
+
+# Keyring failures in the middle of binding.
+
+
+class OriginRefusingKeyring(MemoryKeyring):
+    """Stores keys but fails to record an origin, as a keyring locking mid-way would."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        if service == ORIGIN_SERVICE:
+            raise keyring.errors.PasswordSetError(password)
+        super().set_password(service, username, password)
+
+
+def test_a_key_whose_origin_cannot_be_recorded_is_not_kept() -> None:
+    with use_backend(OriginRefusingKeyring()) as backend:
+        assert isinstance(backend, OriginRefusingKeyring)
+        with pytest.raises(KeyringUnavailable) as info:
+            KeyStore(environ={}).set("local", CANARY, URL)
+        assert_helpful(info.value, CANARY)
+        assert backend.entries == {}  # no key left behind that the next read would bind anew
+
+
+def test_an_old_key_that_cannot_be_bound_is_not_sent() -> None:
+    with use_backend(OriginRefusingKeyring()) as backend:
+        assert isinstance(backend, OriginRefusingKeyring)
+        backend.entries[(SERVICE, "local")] = CANARY
+        with pytest.raises(KeyringUnavailable):
+            KeyStore(environ={}).get("local", URL)
+
+
+class KeyDeleteRefusingKeyring(MemoryKeyring):
+    """Refuses to delete keys (but not origins)."""
+
+    def delete_password(self, service: str, username: str) -> None:
+        if service == SERVICE:
+            raise keyring.errors.PasswordDeleteError("refused")
+        super().delete_password(service, username)
+
+
+def test_a_key_that_cannot_be_deleted_keeps_its_origin() -> None:
+    # Were the origin deleted first, the key left behind would be bound anew to any URL.
+    with use_backend(KeyDeleteRefusingKeyring()) as backend:
+        assert isinstance(backend, KeyDeleteRefusingKeyring)
+        store = KeyStore(environ={})
+        store.set("local", CANARY, URL)
+        with pytest.raises(KeyringUnavailable):
+            store.delete("local")
+        assert backend.entries[(ORIGIN_SERVICE, "local")] == "http://127.0.0.1:9"
+        with pytest.raises(KeyOriginMismatch):
+            store.get("local", OTHER_URL)
+
+
+# The same through the real Secret Service.
+
+
+@pytest.fixture
+def bound_endpoint(endpoint: str) -> Iterator[str]:
+    """`endpoint`, with its origin entry on the real keyring deleted afterwards too."""
+    yield endpoint
+    if keyring.get_password(ORIGIN_SERVICE, endpoint) is not None:
+        keyring.delete_password(ORIGIN_SERVICE, endpoint)
+
+
+@pytest.mark.keyring
+def test_the_real_keyring_keeps_the_origin_beside_the_key(bound_endpoint: str) -> None:
+    key = canary()
+    store = KeyStore(environ={})
+    store.set(bound_endpoint, key, "http://127.0.0.1:9/v1")
+    assert keyring.get_password(SERVICE, bound_endpoint) == key  # the key entry holds the key alone
+    assert keyring.get_password(ORIGIN_SERVICE, bound_endpoint) == "http://127.0.0.1:9"
+    fresh = KeyStore(environ={})
+    assert fresh.get(bound_endpoint, "http://127.0.0.1:9/api/v1") == ApiKey(key)
+    with pytest.raises(KeyOriginMismatch) as info:
+        fresh.get(bound_endpoint, OTHER_URL)
+    assert key not in str(info.value)
+    fresh.move(bound_endpoint, OTHER_URL)
+    assert KeyStore(environ={}).get(bound_endpoint, OTHER_URL) == ApiKey(key)
+    fresh.delete(bound_endpoint)
+    assert keyring.get_password(ORIGIN_SERVICE, bound_endpoint) is None
+
+
+@pytest.mark.keyring
+def test_a_key_saved_before_binding_on_the_real_keyring_is_bound_on_first_read(bound_endpoint: str) -> None:
+    key = canary()
+    keyring.set_password(SERVICE, bound_endpoint, key)  # as an earlier Chatroom stored it
+    store = KeyStore(environ={})
+    assert store.get(bound_endpoint, URL) == ApiKey(key)
+    assert keyring.get_password(ORIGIN_SERVICE, bound_endpoint) == "http://127.0.0.1:9"
+    with pytest.raises(KeyOriginMismatch):
+        KeyStore(environ={}).get(bound_endpoint, OTHER_URL)

@@ -207,7 +207,7 @@ def reprs_of_key_holders(
     qtbot: QtBot, loop: asyncio.AbstractEventLoop, window: MainWindow, keys: KeyStore, canary: Canary
 ) -> list[tuple[str, str]]:
     """repr() of every object that holds the key, and of the key itself every way it can print."""
-    key = keys.get("openrouter")
+    key = keys.get("openrouter", window.settings.endpoint("openrouter").base_url)
     assert key is not None and key.reveal() == canary.key
     with pytest.raises(TypeError):
         pickle.dumps(key)
@@ -253,7 +253,8 @@ def test_canary_key_appears_nowhere(
         statusbar: list[str] = []
         window.statusBar().messageChanged.connect(statusbar.append)
         seen = save_keys_in_settings(qtbot, window, canary)
-        assert memory_keyring.passwords == {(SERVICE, "openrouter"): canary.key, (SERVICE, GATEWAY): canary.key}
+        saved = {user: key for (service, user), key in memory_keyring.passwords.items() if service == SERVICE}
+        assert saved == {"openrouter": canary.key, GATEWAY: canary.key}
         seen += stream_and_fail(qtbot, window, exports)
         QApplication.clipboard().clear()
         window.on_report_problem_triggered()  # Help > Report a problem: the redacted log
@@ -301,10 +302,12 @@ def test_key_store_and_client_reprs_hide_the_key(
     qtbot: QtBot, qt_loop: asyncio.AbstractEventLoop, canary: Canary, memory_keyring: MemoryKeyring
 ) -> None:
     keys = KeyStore(environ={"OPENROUTER_API_KEY": canary.key})
-    keys.set("local", canary.key)
-    client = ChatClient("http://127.0.0.1:9/v1", keys.get("local"))
+    local = "http://127.0.0.1:9/v1"
+    keys.set("local", canary.key, local)
+    client = ChatClient(local, keys.get("local", local))
     try:
-        shown = [repr(keys), repr(keys.get()), repr(keys.get("local")), repr(client), repr(vars(client))]
+        shown = [repr(keys), repr(keys.get("openrouter", local)), repr(keys.get("local", local)), repr(client),
+                 repr(vars(client))]
     finally:
         run(qtbot, qt_loop, client.aclose())
     assert canary.places_holding(("shown", text) for text in shown) == []

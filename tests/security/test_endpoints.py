@@ -224,10 +224,10 @@ def test_each_endpoint_receives_only_its_own_key(
     key_a = f"sk-or-v1-endpoint-a-{uuid.uuid4().hex}"
     key_b = f"sk-local-endpoint-b-{uuid.uuid4().hex}"
     keys = KeyStore(environ={})
-    keys.set("openrouter", key_a)
-    if local_key:
-        keys.set("local", key_b)
     with FakeOpenRouter(api_key=key_a) as remote, FakeOpenRouter(api_key=key_b if local_key else None) as local:
+        keys.set("openrouter", key_a, remote.base_url)
+        if local_key:
+            keys.set("local", key_b, local.local_base_url)
         settings = Settings(
             endpoints=[Endpoint("openrouter", remote.base_url, None), Endpoint("local", local.local_base_url)]
         )

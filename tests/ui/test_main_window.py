@@ -283,7 +283,11 @@ def test_first_run_saves_a_pasted_key_in_the_keyring(
     qtbot.keyClicks(field, "sk-or-v1-pasted")
     qtbot.keyClick(field, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not window.welcome.isVisible(), timeout=TIMEOUT_MS)
-    assert memory_keyring.passwords == {("chatroom", "openrouter"): "sk-or-v1-pasted"}
+    # Bound to the address it was pasted for: the openrouter endpoint's saved URL (the fake server).
+    assert memory_keyring.passwords == {
+        ("chatroom", "openrouter"): "sk-or-v1-pasted",
+        ("chatroom-key-origin", "openrouter"): window.settings.endpoint("openrouter").base_url.removesuffix("/api/v1"),
+    }
     assert field.text() == ""
 
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from chatroom.core.room import Room
-from chatroom.core.secrets import ENV_VAR, SERVICE, KeyStore
+from chatroom.core.secrets import ENV_VAR, ORIGIN_SERVICE, SERVICE, KeyStore
 from chatroom.core.discovery import KNOWN_LOCAL_SERVERS
 from chatroom.core.settings import Endpoint, Settings
 from chatroom.ui.session import ClientPool, RoomSession
@@ -94,6 +94,16 @@ def wait_idle(qtbot: QtBot, dialog: SettingsDialog) -> None:
     qtbot.waitUntil(lambda: button(dialog, "Test connection").isEnabled(), timeout=TIMEOUT_MS)
 
 
+def stored(memory_keyring: MemoryKeyring) -> dict[str, str]:
+    """The keys in the keyring by endpoint name (their origins left out)."""
+    return {user: key for (service, user), key in memory_keyring.passwords.items() if service == SERVICE}
+
+
+def origins(memory_keyring: MemoryKeyring) -> dict[str, str]:
+    """The origin each stored key is bound to, by endpoint name."""
+    return {user: o for (service, user), o in memory_keyring.passwords.items() if service == ORIGIN_SERVICE}
+
+
 def dead_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -120,7 +130,7 @@ def test_stored_key_is_not_loaded_into_the_field(
 ) -> None:
     memory_keyring.passwords[(SERVICE, "openrouter")] = CANARY
     dialog = open_dialog(qtbot, session, KeyStore(environ={}))
-    wait_text(qtbot, named(dialog, QLabel, "Key status"), "A key is stored in the system keyring.")
+    wait_text(qtbot, named(dialog, QLabel, "Key status"), "A key is stored in the system keyring for https://openrouter.ai.")
     assert named(dialog, QLineEdit, "API key").text() == ""
     assert all(CANARY not in edit.text() for edit in dialog.findChildren(QLineEdit))
 
@@ -152,9 +162,10 @@ def test_save_key_stores_it_and_clears_the_field(
     qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
     # Disabled while the keyring call runs.
     assert not save.isEnabled() and not button(dialog, "Delete key").isEnabled()
-    wait_text(qtbot, status, "Key saved. A key is stored in the system keyring.")
+    wait_text(qtbot, status, "Key saved. A key is stored in the system keyring for https://openrouter.ai.")
     wait_idle(qtbot, dialog)
-    assert memory_keyring.passwords == {(SERVICE, "openrouter"): CANARY}
+    assert stored(memory_keyring) == {"openrouter": CANARY}
+    assert origins(memory_keyring) == {"openrouter": "https://openrouter.ai"}
     assert key_edit.text() == ""
     assert CANARY not in caplog.text
 
@@ -351,6 +362,7 @@ def test_render(qtbot: QtBot, session: RoomSession) -> None:
 # -- the endpoint list ---------------------------------------------------------------
 
 LOCAL_URL = "http://127.0.0.1:8080/v1"
+LOCAL_ORIGIN = "http://127.0.0.1:8080"
 
 
 def two_endpoints() -> Settings:
@@ -533,7 +545,8 @@ def test_remove_asks_and_deletes_the_key_on_ok(
     dialog.accept()
     qtbot.waitUntil(lambda: (SERVICE, "local") not in memory_keyring.passwords,
                     timeout=TIMEOUT_MS)
-    assert memory_keyring.passwords == {(SERVICE, "openrouter"): TEST_KEY}
+    assert stored(memory_keyring) == {"openrouter": TEST_KEY}
+    assert "local" not in origins(memory_keyring)
 
 
 def test_remove_then_cancel_keeps_endpoint_and_key(
@@ -546,7 +559,7 @@ def test_remove_then_cancel_keeps_endpoint_and_key(
     answer_box(qtbot, dialog, "Remove endpoint", QMessageBox.StandardButton.Yes)
     dialog.reject()
     wait_idle(qtbot, dialog)
-    assert memory_keyring.passwords == {(SERVICE, "local"): CANARY}
+    assert stored(memory_keyring) == {"local": CANARY}
 
 
 def test_a_removed_name_added_again_keeps_its_new_key(
@@ -564,7 +577,8 @@ def test_a_removed_name_added_again_keeps_its_new_key(
     wait_idle(qtbot, dialog)
     dialog.accept()
     wait_idle(qtbot, dialog)
-    assert memory_keyring.passwords == {(SERVICE, "local"): CANARY}
+    assert stored(memory_keyring) == {"local": CANARY}
+    assert origins(memory_keyring)["local"] == "http://127.0.0.1:9999"
     assert dialog.updated_settings().endpoints[1] == Endpoint("local", "http://127.0.0.1:9999/v1")
 
 
@@ -588,18 +602,18 @@ def test_key_is_saved_under_the_selected_endpoint(
     wait_idle(qtbot, dialog)
     qtbot.keyClicks(key_edit, CANARY)
     qtbot.mouseClick(button(dialog, "Save key"), Qt.MouseButton.LeftButton)
-    wait_text(qtbot, status, "Key saved. A key is stored in the system keyring.")
+    wait_text(qtbot, status, f"Key saved. A key is stored in the system keyring for {LOCAL_ORIGIN}.")
     wait_idle(qtbot, dialog)
-    assert memory_keyring.passwords == {(SERVICE, "openrouter"): TEST_KEY,
-                                        (SERVICE, "local"): CANARY}
+    assert stored(memory_keyring) == {"openrouter": TEST_KEY, "local": CANARY}
     select(dialog, "openrouter")
-    assert status.text() == "A key is stored in the system keyring."
+    assert status.text() == "A key is stored in the system keyring for https://openrouter.ai."
     assert "OPENROUTER_API_KEY" in all_text(dialog)
     select(dialog, "local")
-    assert status.text() == "Key saved. A key is stored in the system keyring."
+    assert status.text() == f"Key saved. A key is stored in the system keyring for {LOCAL_ORIGIN}."
     answer_box(qtbot, dialog, "Delete key", QMessageBox.StandardButton.Yes)
     wait_text(qtbot, status, "Key deleted. No key stored.")
-    assert memory_keyring.passwords == {(SERVICE, "openrouter"): TEST_KEY}
+    assert stored(memory_keyring) == {"openrouter": TEST_KEY}
+    assert "local" not in origins(memory_keyring)
     assert CANARY not in all_text(dialog)
     assert CANARY not in caplog.text
 
@@ -632,7 +646,7 @@ def test_a_new_endpoint_keeps_its_name_once_it_has_a_key(
     assert name_edit.isReadOnly()
     wait_text(qtbot, status, "Key saved.")
     wait_idle(qtbot, dialog)
-    assert memory_keyring.passwords == {(SERVICE, "taken"): CANARY}
+    assert stored(memory_keyring) == {"taken": CANARY}
 
 
 def test_no_key_is_saved_under_a_bad_or_taken_name(
@@ -648,7 +662,7 @@ def test_no_key_is_saved_under_a_bad_or_taken_name(
     qtbot.mouseClick(button(dialog, "Save key"), Qt.MouseButton.LeftButton)
     wait_text(qtbot, status, "Give the endpoint a valid name")
     wait_idle(qtbot, dialog)
-    assert memory_keyring.passwords == {(SERVICE, "openrouter"): TEST_KEY}
+    assert stored(memory_keyring) == {"openrouter": TEST_KEY}
 
 
 def test_connection_uses_the_endpoints_own_key(
