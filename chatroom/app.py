@@ -223,20 +223,28 @@ def _start_log_file(*, debug: bool) -> None:
         log.warning("no log file: %s", exc)
 
 
-def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
-    from PySide6.QtWidgets import QApplication
+def _fail(message: str) -> int:
+    print(f"chatroom: error: {message}", file=sys.stderr)
+    return 1
 
+
+def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
+    from chatroom.core import qt_requirements
+
+    try:
+        from chatroom.ui.application import create_application
+    except ImportError as exc:  # PySide6 found, a system library it links to not
+        explained = qt_requirements.explain_import_error(str(exc))
+        if explained is None:
+            raise
+        return _fail(explained)
     from chatroom.core import paths
     from chatroom.core.errors import SettingsError
     from chatroom.core.secrets import KeyStore
     from chatroom.core.settings import Settings, load_settings
     from chatroom.ui.event_loop import create_event_loop
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(app, QApplication)
-    app.setApplicationName("Chatroom")
-    app.setApplicationVersion(__version__)
-    app.setDesktopFileName("chatroom")
+    app = create_application()
     # The window's close ends the run, after the streams are stopped cleanly.
     app.setQuitOnLastWindowClosed(False)
     settings_path = paths.settings_path()

@@ -64,6 +64,8 @@ from chatroom.core.params import merge_params
 from chatroom.core.room import ReplyState, Room, SeatId
 from chatroom.core.secrets import ApiKey, KeySource, KeyStore
 from chatroom.core.settings import Endpoint, SavedSeat, Settings, save_settings
+from chatroom.ui.about_dialog import AboutDialog
+from chatroom.ui.application import bring_to_front
 from chatroom.ui.attempts_window import AttemptWindows
 from chatroom.ui.catalogs import CatalogKeeper
 from chatroom.ui.comparison import ComparisonStrip
@@ -864,7 +866,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_about_triggered(self) -> None:
-        QMessageBox.about(self, "About Chatroom", f"Chatroom {__version__}\nCompare language models side by side.")
+        # Non-modal and kept: a second click brings the same dialog forward.
+        about = self.findChild(AboutDialog) or AboutDialog(self)
+        bring_to_front(about)
 
     # -- metrics, cost, catalogue ------------------------------------------
 
