@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chatroom.core.secrets import KeyStore
     from chatroom.core.settings import Settings
     from chatroom.ui.main_window import MainWindow
+    from chatroom.ui.single_instance import SingleInstance
 
 __all__ = ["EXIT_AFTER_FIRST_PAINT", "build_parser", "create_window", "main", "seconds_since_start"]
 
@@ -228,11 +229,22 @@ def _fail(message: str) -> int:
     return 1
 
 
+def _hand_over(instance: SingleInstance) -> int:
+    """A second start: the running Chatroom comes to the front and this one ends."""
+    if not instance.hand_over(sys.argv[1:], os.environ.get("XDG_ACTIVATION_TOKEN", "")):
+        return _fail(
+            f"another Chatroom holds {instance.lock_path} but does not answer; "
+            "close it, or end its process if it hangs"
+        )
+    print("Chatroom is already running: its window was brought to the front.")
+    return 0
+
+
 def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
     from chatroom.core import qt_requirements
 
     try:
-        from chatroom.ui.application import create_application
+        from chatroom.ui.application import bring_to_front, create_application
     except ImportError as exc:  # PySide6 found, a system library it links to not
         explained = qt_requirements.explain_import_error(str(exc))
         if explained is None:
@@ -243,8 +255,12 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
     from chatroom.core.secrets import KeyStore
     from chatroom.core.settings import Settings, load_settings
     from chatroom.ui.event_loop import create_event_loop
+    from chatroom.ui.single_instance import SingleInstance
 
     app = create_application()
+    instance = SingleInstance(paths.config_dir())
+    if not instance.acquire():
+        return _hand_over(instance)
     # The window's close ends the run, after the streams are stopped cleanly.
     app.setQuitOnLastWindowClosed(False)
     settings_path = paths.settings_path()
@@ -263,6 +279,12 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
         history_path=paths.database_path(),
     )
 
+    def on_instance_activation_requested(argv: list[str], activation_token: str) -> None:
+        log.info("a second start handed over; its arguments: %s", argv)
+        bring_to_front(window, activation_token)
+
+    instance.activation_requested.connect(on_instance_activation_requested)
+
     async def run() -> None:
         closed = asyncio.Event()
         window.closed.connect(closed.set)
@@ -280,6 +302,7 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
 
     with loop:  # type: ignore[attr-defined]  # qasync's loop is a context manager
         loop.run_until_complete(run())
+    instance.release()
     return 0
 
 
