@@ -318,7 +318,7 @@ main() {
   install_debian_packages $BUILD_PACKAGES $BUNDLE_LIBRARY_PACKAGES
   prepare_venv
   VERSION="$(app_version)"
-  MAINTAINER="${DEBFULLNAME:-Chatroom developers} <${DEBEMAIL:-chatroom@users.noreply.github.com}>"
+  MAINTAINER="${DEBFULLNAME:-The Chatroom developers} <${DEBEMAIL:-chatroom@users.noreply.github.com}>"
   build_bundle
   build_tarball
   build_deb
