@@ -20,6 +20,7 @@ import httpx_sse
 import pytest
 
 from tests.fake_openrouter import FakeOpenRouter
+from tests.fake_openrouter.scenarios import prompt_tokens
 
 HI: list[dict[str, Any]] = [{"role": "user", "content": "hello there world"}]
 
@@ -76,6 +77,13 @@ def test_usage_chunk_comes_last_with_cost(client: httpx.Client) -> None:
     usage = chunks[-1]["usage"]
     assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (3, 3, 6)
     assert usage["cost"] == pytest.approx(3 * 0.000001 + 3 * 0.000002)
+
+
+def test_prompt_tokens_of_a_long_prompt_are_its_words_counted_in_slices() -> None:
+    # Slices of 64 KiB end at whitespace: no word is cut in two or counted twice.
+    text = ("wörd  \t" + "x" * 70_000 + "\n " + "a b " * 20_000) * 3 + "end"
+    messages = [{"role": "system", "content": "one two"}, {"role": "user", "content": text}]
+    assert prompt_tokens(messages) == 2 + len(text.split())
 
 
 def test_stream_has_comments_headers_and_ends_with_done(server: FakeOpenRouter, client: httpx.Client) -> None:

@@ -11,6 +11,14 @@ frozen in the document; only the tail is removed and inserted again. So a
 render costs the size of the tail, not of the reply. Only the latest reply
 ever streams; earlier ones change only when their reasoning is toggled.
 
+A burst (a buffering proxy may deliver a megabyte in a fifth of a second)
+completes hundreds of blocks at once, so one render pass freezes at most
+`PASS_HTML_CHARS` of them; while blocks wait, the next pass follows after
+as long as the last one took (more often than ten a second, each one short).
+The view catches up over many short passes instead of one long freeze, and the
+ending note and copy link follow once it has (`is_rendered`). A reply loaded
+whole, or one followed by a new prompt, is still rendered in one go.
+
 Nothing the model writes can make the view fetch anything: raw HTML is
 escaped, images are text, `loadResource` answers every URL with an empty
 placeholder, and links open in the browser only on click, after showing the
@@ -19,7 +27,9 @@ address when the link's text differs from it.
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -55,7 +65,7 @@ from chatroom.ui.render import (
     toggle_reasoning_link,
 )
 
-__all__ = ["ENDING_NOTES", "RENDER_INTERVAL_MS", "STREAMING_TAIL_CHARS", "ReplyView"]
+__all__ = ["ENDING_NOTES", "PASS_HTML_CHARS", "RENDER_INTERVAL_MS", "STREAMING_TAIL_CHARS", "ReplyView"]
 
 ENDING_NOTES: Final = {
     ReplyState.STOPPED: "[stopped: partial reply]",
@@ -79,10 +89,23 @@ _PLAIN_LINE_CHARS: Final = 2_000
 # the blocks after it; without it Qt merges the first rendered block into the
 # block before and drops its format.
 _EMPTY_PARAGRAPH: Final = '<p style="-qt-paragraph-type:empty"></p>'
+# While complete blocks wait to be frozen, the next pass starts after as long
+# as the last one took: a backlog gets half the loop, input the other half.
+_CATCH_UP_FACTOR: Final = 1.0
 _GREY: Final = "#808080"
 
 ConfirmLink = Callable[[str], bool]
 OpenUrl = Callable[[QUrl], bool]
+
+
+#: HTML characters one render pass may freeze: at least one block, however
+#: large (render.py bounds one block's cost). Counted in HTML, not source: per
+#: character of HTML, paragraphs, mixed Markdown and highlighted code cost
+#: within 2x of each other to render and insert, per character of source 10x.
+#: Measured per pass here: 6 ms for lorem paragraphs, 13 ms for bench_render's
+#: mixed Markdown or one 40-line code block (26 ms at worst), then 5-15 ms of
+#: layout and repaint; 40,000 took 15, 31 and 41 ms.
+PASS_HTML_CHARS: Final = 16_000
 
 
 @dataclass
@@ -95,7 +118,9 @@ class _ReplyDoc:
       [toggle_end, answer_start)   the reasoning text, when expanded
       [answer_start, frozen_end)   complete Markdown blocks, rendered once
       [frozen_end, end)            the open tail block, re-rendered
-    The ending note and the copy link follow `end` once the reply ended.
+    The ending note and the copy link follow `end` once the reply ended and
+    the display caught up (`closed`). Blocks complete but not yet frozen
+    (`ready`) are not shown; while there are any, `end == frozen_end`.
     """
 
     index: int
@@ -108,7 +133,8 @@ class _ReplyDoc:
     end: int = 0
     frozen_codes: int = 0  # index in ReplyView._codes after the frozen blocks' code
     frozen_source: list[str] = field(default_factory=list)
-    unfrozen: str = ""  # the source after the frozen blocks, as last rendered
+    ready: deque[str] = field(default_factory=deque)  # complete blocks after the frozen ones
+    unfrozen: str = ""  # the source after the ready blocks, as last split
     pending: list[str] = field(default_factory=list)  # appended since the last render
     tail_shown: str | None = None  # the tail source the display was rendered from
     plain_chars: int = 0  # > 0: the tail is shown as plain text up to here
@@ -120,6 +146,8 @@ class _ReplyDoc:
     reasoning_dirty: bool = False
     expanded: bool = False
     ended: ReplyState | None = None
+    behind: bool = False  # the last render left blocks to freeze or the tail to show
+    closed: bool = False  # the ending note and copy link are shown
 
     def __post_init__(self) -> None:
         self.toggle_end = self.answer_start = self.frozen_end = self.end = self.start
@@ -129,7 +157,7 @@ class _ReplyDoc:
         """The Markdown source of the reply as appended so far."""
         if len(self.frozen_source) > 1:
             self.frozen_source[:] = ["".join(self.frozen_source)]
-        return "".join([*self.frozen_source, self.unfrozen, *self.pending])
+        return "".join([*self.frozen_source, *self.ready, self.unfrozen, *self.pending])
 
     def reasoning_text(self) -> str:
         if len(self.reasoning) > 1:
@@ -226,29 +254,34 @@ class ReplyView(QTextBrowser):
         self._schedule_render()
 
     def end_reply(self, state: ReplyState) -> None:
-        """The latest reply ended in `state`: render it whole now, mark a partial one."""
+        """The latest reply ended in `state`: render it whole, then mark a partial one.
+
+        At once, unless a burst left more blocks than one pass freezes: then
+        over the next few passes (see `is_rendered`).
+        """
         reply = self._latest()
         if reply.ended is not None:
             return
         reply.ended = state
         self._render(reply, final=True)
-        at_end = self._is_at_end()
-        cursor = self._end_cursor()
-        if state in ENDING_NOTES:
-            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
-            cursor.insertText(ENDING_NOTES[state], _note_format())
-        if reply.source().strip():
-            cursor.insertBlock(_copy_reply_block_format(), QTextCharFormat())
-            cursor.insertText("Copy reply", _link_format(copy_reply_link(reply.index)))
-        if at_end:
-            self._scroll_to_end()
 
     def load_reply(self, reply: Reply) -> None:
-        """Show a reply that already exists (a seat added later, a reopened room)."""
+        """Show a reply that already exists (a seat added later, a reopened room), whole at once."""
         self.append_reasoning(reply.reasoning)
         self.append_text(reply.text)
         if reply.state.is_terminal:
             self.end_reply(reply.state)
+            if not self._latest().closed:
+                self._render(self._latest(), final=True, budget=math.inf)
+
+    @property
+    def is_rendered(self) -> bool:
+        """Whether the document shows all of the latest reply that arrived, its ending too once it ended."""
+        if not self._replies:
+            return True
+        reply = self._replies[-1]
+        shown = not (reply.pending or reply.behind or reply.reasoning_dirty)
+        return shown and (reply.ended is None or reply.closed)
 
     def reply_text(self) -> str:
         """The Markdown source of the latest reply as streamed (without the ending note)."""
@@ -285,7 +318,8 @@ class ReplyView(QTextBrowser):
     @Slot()
     def on_render_timer_timeout(self) -> None:
         if self._replies:
-            self._render(self._replies[-1], final=False)
+            reply = self._replies[-1]
+            self._render(reply, final=reply.ended is not None)
 
     @Slot(QUrl)
     def on_anchor_clicked(self, url: QUrl) -> None:
@@ -309,8 +343,13 @@ class ReplyView(QTextBrowser):
         since_s = time.perf_counter() - self._last_render_s
         self._render_timer.start(max(0, round((self._render_gap_s - since_s) * 1000)))
 
-    def _render(self, reply: _ReplyDoc, *, final: bool) -> None:
-        """Show what arrived since the last render; `final` also renders the tail whole."""
+    def _render(self, reply: _ReplyDoc, *, final: bool, budget: float = PASS_HTML_CHARS) -> None:
+        """Show what arrived since the last render, freezing about `budget` HTML characters at most.
+
+        `final` (the reply ended, or another follows) also renders the tail
+        whole and, once the display caught up, writes the ending. A pass that
+        leaves work behind schedules the next one.
+        """
         started_s = time.perf_counter()
         at_end = self._is_at_end()
         edit = QTextCursor(self.document())
@@ -318,22 +357,28 @@ class ReplyView(QTextBrowser):
         try:
             if reply.reasoning_dirty:
                 self._show_reasoning(reply)
-            if reply.pending or final:
-                self._render_answer(reply, final=final)
+            if reply.pending or reply.behind or final:
+                reply.behind = not self._render_answer(reply, final=final, budget=budget)
+            if reply.ended is not None and not reply.behind and not reply.closed:
+                self._write_ending(reply, reply.ended)
         finally:
             edit.endEditBlock()
         if at_end:
             self._scroll_to_end()
         self._last_render_s = time.perf_counter()
-        self._render_gap_s = max(RENDER_INTERVAL_MS / 1000, _BUSY_FACTOR * (self._last_render_s - started_s))
+        took_s = self._last_render_s - started_s
+        self._render_gap_s = max(RENDER_INTERVAL_MS / 1000, _BUSY_FACTOR * took_s)
+        if reply.behind:
+            self._render_timer.start(round(_CATCH_UP_FACTOR * took_s * 1000))
 
-    def _render_answer(self, reply: _ReplyDoc, *, final: bool) -> None:
-        reply.unfrozen += "".join(reply.pending)
+    def _render_answer(self, reply: _ReplyDoc, *, final: bool, budget: float) -> bool:
+        """Freeze complete blocks, then show the tail; return whether all of it is shown."""
+        blocks, tail = split_blocks(reply.unfrozen + "".join(reply.pending))
         reply.pending.clear()
-        blocks, tail = split_blocks(reply.unfrozen)
-        if blocks:
-            self._freeze(reply, blocks)
-            reply.unfrozen = tail
+        reply.ready.extend(blocks)
+        reply.unfrozen = tail
+        if reply.ready and self._freeze(reply, budget):
+            return False  # the budget is spent: the tail waits for the next pass
         limit = MAX_BLOCK_CHARS if final else STREAMING_TAIL_CHARS
         if len(tail) > limit:
             self._show_plain_tail(reply, tail)
@@ -343,18 +388,40 @@ class ReplyView(QTextBrowser):
             self._codes.extend(rendered.codes)
             reply.end = self._insert_html(reply.frozen_end, rendered.html)
             reply.tail_shown = tail
+        return True
 
-    def _freeze(self, reply: _ReplyDoc, blocks: list[str]) -> None:
-        """Render complete blocks once, in place of the tail they grew from."""
+    def _freeze(self, reply: _ReplyDoc, budget: float) -> bool:
+        """Render ready blocks once, in place of the tail, within `budget`; return whether it is spent."""
         self._clear_tail(reply)
         html: list[str] = []
-        for block in blocks:
+        frozen: list[str] = []
+        size = 0
+        spent = False
+        while reply.ready and not spent:
+            block = reply.ready.popleft()
             rendered = render_block(block, dark=self._dark, first_code=len(self._codes))
             self._codes.extend(rendered.codes)
             html.append(rendered.html)
+            frozen.append(block)
+            size += len(rendered.html)
+            # Not a time budget: a pass must not depend on the machine's load (a
+            # preempted pass would leave a short reply unfinished at its end).
+            spent = size >= budget
         reply.frozen_end = reply.end = self._insert_html(reply.frozen_end, "".join(html))
         reply.frozen_codes = len(self._codes)
-        reply.frozen_source.append("".join(blocks))
+        reply.frozen_source.append("".join(frozen))
+        return spent
+
+    def _write_ending(self, reply: _ReplyDoc, state: ReplyState) -> None:
+        """After a reply that ended in `state`: the note of a partial one, then the copy link."""
+        reply.closed = True
+        cursor = self._end_cursor()
+        if state in ENDING_NOTES:
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+            cursor.insertText(ENDING_NOTES[state], _note_format())
+        if reply.source().strip():
+            cursor.insertBlock(_copy_reply_block_format(), QTextCharFormat())
+            cursor.insertText("Copy reply", _link_format(copy_reply_link(reply.index)))
 
     def _clear_tail(self, reply: _ReplyDoc) -> None:
         if reply.end > reply.frozen_end:
@@ -492,8 +559,9 @@ class ReplyView(QTextBrowser):
         return self._replies[-1] if self._replies else self._start_reply(None)
 
     def _start_reply(self, prompt: str | None) -> _ReplyDoc:
-        if self._replies and self._replies[-1].ended is None:
-            self._render(self._replies[-1], final=True)  # it will not stream any more
+        if self._replies and not self._replies[-1].closed:
+            # It will not stream any more, and only the latest reply renders in passes.
+            self._render(self._replies[-1], final=True, budget=math.inf)
         cursor = self._end_cursor()
         if prompt is not None:
             if not self.document().isEmpty():
@@ -518,7 +586,8 @@ class ReplyView(QTextBrowser):
             if reply.ended is not None:
                 self.end_reply(reply.ended)
         if self._replies:
-            self._render(self._replies[-1], final=False)
+            latest = self._replies[-1]
+            self._render(latest, final=latest.ended is not None)
 
     def _end_cursor(self) -> QTextCursor:
         cursor = QTextCursor(self.document())

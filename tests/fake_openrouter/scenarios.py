@@ -62,6 +62,11 @@ SCENARIO_IDS: Final = (
 # 400-599 code works as `fake/http-<code>` whether listed or not.
 _LISTED_HTTP_CODES: Final = (400, 401, 402, 403, 404, 408, 429, 500, 502, 503)
 _HTTP_SCENARIO: Final = re.compile(r"fake/http-(\d{3})")
+_SPACE: Final = re.compile(r"\s")
+# The server runs in the tests' process and one C call holds the GIL
+# throughout: splitting 5 MB at once takes 65 ms, which a window's stall
+# meter would count as the window's. A slice this long takes under 1 ms.
+_SPLIT_SLICE_CHARS: Final = 65_536
 
 # Echo-like replies come quickly but not all at once, so a client sees many
 # separate deltas rather than one coalesced read.
@@ -190,7 +195,18 @@ def message_text(content: object) -> str:
 
 def prompt_tokens(messages: list[Any]) -> int:
     """Count prompt tokens as whitespace-separated words over all messages."""
-    return sum(len(message_text(m.get("content")).split()) for m in messages if isinstance(m, dict))
+    return sum(_count_words(message_text(m.get("content"))) for m in messages if isinstance(m, dict))
+
+
+def _count_words(text: str) -> int:
+    """`len(text.split())`, split a slice at a time (see _SPLIT_SLICE_CHARS); slices end at whitespace."""
+    count = start = 0
+    while start < len(text):
+        space = _SPACE.search(text, start + _SPLIT_SLICE_CHARS)
+        end = space.start() if space else len(text)
+        count += len(text[start:end].split())
+        start = end
+    return count
 
 
 def _last_user_text(messages: list[Any]) -> str:
@@ -218,12 +234,22 @@ def _capped(tokens: list[str], body: JsonObject) -> tuple[tuple[str, ...], str]:
 
 def _lorem_tokens(count: int) -> list[str]:
     """`count` words of lorem ipsum in paragraphs, as real replies come."""
+    return split_words(_lorem_text(count))
+
+
+def _lorem_text(count: int) -> str:
+    """The text of `_lorem_tokens(count)`, built without splitting it.
+
+    The server runs in the test's process: one `re.findall` over a megabyte
+    holds the GIL for 35 ms (twice that on a busy machine), and the window's
+    stall meter would count it.
+    """
     words = [_LOREM[i % len(_LOREM)] for i in range(count)]
     text = "".join(
         word + ("\n\n" if (i + 1) % _LOREM_PARAGRAPH_WORDS == 0 else " ")
         for i, word in enumerate(words)
     )
-    return split_words(text.rstrip())
+    return text.rstrip()
 
 
 def _echo(ref: ModelRef, body: JsonObject) -> ReplyPlan:
@@ -321,7 +347,7 @@ def _huge(ref: ModelRef, body: JsonObject) -> ReplyPlan:
     chunk = max(1, int(ref.option_float("chunk", _DEFAULT_HUGE_CHUNK, positive=True)))
     rate = ref.option_float("rate", _DEFAULT_HUGE_RATE, positive=True)
     words = size // 5 + _LOREM_PARAGRAPH_WORDS  # lorem words average over 6 characters
-    text = "".join(_lorem_tokens(words))[:size]
+    text = _lorem_text(words)[:size]
     content = tuple(text[i : i + chunk] for i in range(0, len(text), chunk))
     return ReplyPlan(content=content, interval_s=1.0 / rate)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.harness import SECRETS
+from tests.reliability.harness import SECRETS, StallMeter
 from tests.ui.conftest import make_window, qt_loop  # noqa: F401  (fixtures, re-exported)
 
 
@@ -27,6 +27,14 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         text = formatter.format(record)  # the message, its arguments, exc_info and stack
         leaked = [secret for secret in SECRETS if secret in text]
         assert not leaked, f"{record.name} logged a key at {record.levelname}"
+
+
+@pytest.fixture
+def stall_meter() -> Iterator[StallMeter]:
+    """A StallMeter, stopped after the test even if it failed while measuring (the heap unfrozen)."""
+    meter = StallMeter()
+    yield meter
+    meter.stop()
 
 
 _LOOPBACK_NAMES = ("localhost", "::1")

@@ -8,6 +8,7 @@ saved as shown, and that no key was logged (see conftest.py).
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import time
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from tests.ui.conftest import WindowFactory, run_until_done
 from tests.ui.test_main_window import send, wait_idle
 
 __all__ = [
+    "MAX_PROMPT_STALL_S",
     "MAX_STALL_S",
     "SECRETS",
     "TIMEOUT_MS",
@@ -43,11 +45,15 @@ __all__ = [
 ]
 
 TIMEOUT_MS: Final = 15_000
-#: A freeze guard for a shared CI machine: the issue's 100 ms target is
-#: measured in isolation (36-75 ms here, see docs/reliability.md and
-#: tests/bench); late in a 2,000-test run a garbage-collection pass alone
-#: has pushed one sample past 100 ms.
-MAX_STALL_S: Final = 0.250
+#: The issue's target: no freeze a user notices. StallMeter keeps the test
+#: session's own heap out of the measure (see `StallMeter.start`), so the
+#: same guard holds in isolation and late in a 2,000-test run.
+MAX_STALL_S: Final = 0.100
+#: Sending a 5 MB prompt is not there yet: the GUI thread encodes it as JSON
+#: for each seat's request (22 ms a seat in one C call, holding the GIL) while
+#: the history thread saves and indexes it. Measured 50-75 ms alone or with
+#: this folder, 111 ms once late in the full run: 100 ms would fail now and then.
+MAX_PROMPT_STALL_S: Final = 0.150
 #: A well-formed key the fake server does not accept (the "invalid key" row).
 WRONG_KEY: Final = "sk-or-v1-wrong-9876543210fedcba"
 #: Keys that must appear in no log record, no error line and no history file.
@@ -71,14 +77,27 @@ class StallMeter(QObject):
         self._timer.timeout.connect(self.on_timer_timeout)
 
     def start(self) -> None:
+        """Start measuring, with the heap as it stands frozen out of the garbage collector.
+
+        A full collection walks every tracked object: late in a 2,000-test run
+        the session's heap (modules, fixtures, earlier tests' windows) made one
+        pass alone take over 100 ms, where the app's own heap (about 40,000
+        objects with a window and two 1 MB replies) takes 12 ms. Collected then
+        frozen, that heap is skipped; what the window allocates while measured
+        is still collected, and its pauses count.
+        """
+        gc.collect()
+        gc.freeze()
         self.longest_s = 0.0
         self._last = time.perf_counter()
         self._timer.start()
 
     def stop(self) -> float:
         """Stop measuring; the longest gap in seconds, the one up to now included."""
-        self.on_timer_timeout()
-        self._timer.stop()
+        if self._timer.isActive():
+            self.on_timer_timeout()
+            self._timer.stop()
+            gc.unfreeze()
         return self.longest_s
 
     @Slot()

@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from chatroom.core.room import Reply, ReplyState, SeatId
 from chatroom.ui.render import PLAIN_NOTE, copy_block_link, copy_reply_link, toggle_reasoning_link
-from chatroom.ui.reply_view import RENDER_INTERVAL_MS, ReplyView
+from chatroom.ui.reply_view import PASS_HTML_CHARS, RENDER_INTERVAL_MS, ReplyView
 from tests.fake_openrouter import FakeOpenRouter
 
 CODE = "```python\ndef greet(name):\n    return f'Hello, {name}!'\n```\n"
@@ -306,6 +306,76 @@ def test_streaming_gives_the_same_document_as_one_render(qtbot: QtBot, view: Rep
     assert view.toHtml() == once.toHtml()
 
 
+def loaded_whole(qtbot: QtBot, source: str, state: ReplyState = ReplyState.DONE) -> ReplyView:
+    """A view that rendered `source` in one go, to compare documents with."""
+    once = ReplyView("once")
+    qtbot.addWidget(once)
+    once.show_prompt("prompt")
+    once.load_reply(_reply(source, state=state))
+    assert once.is_rendered
+    return once
+
+
+def render_until_caught_up(view: ReplyView) -> list[int]:
+    """Render passes, as the timer runs them, until the view caught up: the text's length before and after each."""
+    shown = [len(view.toPlainText())]
+    while not view.is_rendered:
+        view.on_render_timer_timeout()
+        shown.append(len(view.toPlainText()))
+    return shown
+
+
+def test_a_burst_renders_over_several_passes_then_ends_whole(qtbot: QtBot, view: ReplyView) -> None:
+    source = long_reply(60_000)
+    view.show_prompt("prompt")
+    view.append_text(source)  # a whole reply in one delta, as a buffering proxy may send it
+    view.end_reply(ReplyState.STOPPED)
+    assert not view.is_rendered
+    assert "Copy reply" not in view.toPlainText()  # the ending waits for the text before it
+    assert view.reply_text() == source
+    shown = render_until_caught_up(view)
+    assert len(shown) > 5
+    assert all(a < b for a, b in zip(shown, shown[1:]))  # each pass shows more
+    # HTML is longer than its text: no pass shows more than its budget and one block.
+    assert max(b - a for a, b in zip(shown, shown[1:])) < PASS_HTML_CHARS + 1_000
+    assert view.toHtml() == loaded_whole(qtbot, source, ReplyState.STOPPED).toHtml()
+
+
+def test_the_render_timer_catches_up_alone(qtbot: QtBot, view: ReplyView) -> None:
+    source = long_reply(60_000, seed=3)
+    view.show_prompt("prompt")
+    view.append_text(source[:30_000])
+    view.on_render_timer_timeout()
+    view.append_text(source[30_000:])  # more arrives while it is still behind
+    view.end_reply(ReplyState.DONE)
+    qtbot.waitUntil(lambda: view.is_rendered, timeout=10_000)
+    assert view.toPlainText().endswith("\nCopy reply")
+    assert view.toHtml() == loaded_whole(qtbot, source).toHtml()
+
+
+def test_a_new_prompt_finishes_a_reply_still_rendering(qtbot: QtBot, view: ReplyView) -> None:
+    source = long_reply(60_000, seed=4)
+    view.show_prompt("prompt")
+    view.append_text(source)
+    view.end_reply(ReplyState.DONE)
+    assert not view.is_rendered
+    view.show_prompt("next question")
+    assert view.toPlainText().endswith("\nCopy reply\n\nnext question")
+    assert view.toPlainText().startswith(loaded_whole(qtbot, source).toPlainText())
+
+
+def test_retry_while_still_rendering_starts_clean(view: ReplyView) -> None:
+    view.show_prompt("prompt")
+    view.append_text(long_reply(60_000, seed=5))
+    view.end_reply(ReplyState.FAILED)
+    view.show_retry()
+    assert view.is_rendered
+    assert view.toPlainText() == "prompt"
+    view.append_text("Second *try*.")
+    view.end_reply(ReplyState.DONE)
+    assert view.toPlainText() == "prompt\nSecond try.\nCopy reply"
+
+
 def test_renders_are_throttled(qtbot: QtBot, view: ReplyView, monkeypatch: pytest.MonkeyPatch) -> None:
     renders: list[float] = []
     render = view._render
@@ -405,10 +475,10 @@ def test_dark_palette_renders_dark_code(qtbot: QtBot, view: ReplyView) -> None:
     assert view.toPlainText() == "the prompt\npython · Copy\ndef greet(name):\n    return f'Hello, {name}!'\nCopy reply"
 
 
-def _reply(text: str, reasoning: str = "") -> Reply:
+def _reply(text: str, reasoning: str = "", state: ReplyState = ReplyState.DONE) -> Reply:
     reply = Reply(SeatId("s1"))
     reply.move_to(ReplyState.STREAMING)
     reply.append_text(text)
     reply.append_reasoning(reasoning)
-    reply.move_to(ReplyState.DONE)
+    reply.move_to(state)
     return reply
