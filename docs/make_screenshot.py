@@ -3,7 +3,8 @@
     xvfb-run -s "-screen 0 1360x860x24" .venv/bin/python docs/make_screenshot.py [SCENE ...]
 
 Scenes: main (three seats streaming, with metrics), picker (the catalogue),
-diff (two replies compared), dark (the main scene in a dark palette). Each
+diff (two replies compared), dark (the main scene in a dark palette),
+attempts (a dropped reply retried by hand, its earlier attempt shown). Each
 writes docs/<scene>.png (main writes docs/screenshot.png). The fake
 OpenRouter server runs on 127.0.0.1 in this process.
 """
@@ -87,10 +88,12 @@ def main() -> int:
         for scene in scenes:
             app.setPalette(dark_palette() if scene == "dark" else app.style().standardPalette())  # type: ignore[arg-type]
             diff = scene == "diff"
+            attempts = scene == "attempts"
             settings = Settings(params={"temperature": 0.7, "max_tokens": 30 if diff else 400})
             window = create_window(
                 settings, Path(home) / "settings.json", KeyStore(environ={}),
-                base_url=server.base_url, models=["fake/lorem", "fake/echo"] if diff else MODELS,
+                base_url=server.base_url,
+                models=["fake/lorem", "fake/echo"] if diff else ["fake/drop", "fake/lorem"] if attempts else MODELS,
             )
             window.resize(1340, 840)
             window.move(10, 10)
@@ -112,6 +115,13 @@ def main() -> int:
                 await asyncio.sleep(0.4)
                 grab(scene)
                 picker.close()
+            elif attempts:
+                dropped = window.session.room.seats[0]
+                window.panes[dropped.id].retry_button.click()  # as the user does
+                await asyncio.sleep(1.5)
+                window.panes[dropped.id].attempts_button.click()
+                await asyncio.sleep(0.6)
+                grab(scene)
             elif scene == "diff":
                 first, second = window.session.room.seats
                 dialog = DiffDialog(

@@ -107,7 +107,7 @@ class AttemptsWindow(QDialog):
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.attempt_list)
         splitter.addWidget(self._shown)
-        splitter.setSizes([200, 620])
+        splitter.setSizes([260, 560])  # "Attempt 2 · interrupted · current" fits
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.addButton(self.compare_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
