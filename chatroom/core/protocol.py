@@ -6,7 +6,6 @@ with plain values. openrouter-api.md §2-§6 is the reference.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -263,6 +262,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils  # deferred: 3 ms of start-up, and dates here are rare
+
     try:
         when = email.utils.parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError, IndexError):

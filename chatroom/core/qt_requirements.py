@@ -12,7 +12,6 @@ against (`readelf -d`), each with the Debian package that ships it.
 
 from __future__ import annotations
 
-import ctypes
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -83,6 +82,8 @@ LibraryLoader = Callable[[str], bool]
 
 def can_load_library(soname: str) -> bool:
     """True if the dynamic linker finds `soname` (or a frozen bundle carries it)."""
+    import ctypes  # deferred: only a failed start needs it, and every start imports this module
+
     try:
         ctypes.CDLL(soname)
     except OSError:

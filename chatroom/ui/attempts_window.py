@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import (
@@ -36,8 +36,12 @@ from PySide6.QtWidgets import (
 from chatroom.core.catalog import Pricing
 from chatroom.core.metrics import format_metrics, reply_metrics
 from chatroom.core.room import Reply, ReplyState, Room, Seat, SeatId, Turn
-from chatroom.ui.diff_view import DiffDialog
-from chatroom.ui.reply_view import ReplyView
+
+# The view (with its Markdown renderer) and the diff are imported when a
+# window opens: the main window makes an AttemptWindows before its first frame
+# (start-up, docs/performance.md).
+if TYPE_CHECKING:
+    from chatroom.ui.reply_view import ReplyView
 
 __all__ = ["AttemptWindows", "AttemptsWindow"]
 
@@ -85,7 +89,7 @@ class AttemptsWindow(QDialog):
         self.details_label.setWordWrap(True)
         self.details_label.setTextFormat(Qt.TextFormat.RichText)
         self.details_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.view = ReplyView(seat.label)
+        self.view = _new_view(seat.label)
         self.compare_button = QPushButton("Compare with current")
         self.compare_button.setAccessibleName("Compare with current")
         self.compare_button.setToolTip("Show the words this attempt and the current reply do not share")
@@ -198,7 +202,7 @@ class AttemptsWindow(QDialog):
         if self._shown_state == (attempt, attempt.state):
             return
         self._shown_state = (attempt, attempt.state)
-        view = ReplyView(self._seat.label)
+        view = _new_view(self._seat.label)
         view.setAccessibleName(f"Attempt {number} from {self._seat.label}")
         view.show_prompt(turn.prompt)
         view.load_reply(attempt)
@@ -230,7 +234,7 @@ class AttemptsWindow(QDialog):
         self.details_label.setText("This seat has no earlier attempts in this room.")
         self.compare_button.setEnabled(False)
         self._shown_state = None
-        self._replace_view(ReplyView(self._seat.label))
+        self._replace_view(_new_view(self._seat.label))
 
     @Slot(int)
     def on_turn_combo_current_index_changed(self, row: int) -> None:
@@ -250,6 +254,8 @@ class AttemptsWindow(QDialog):
         turn_index, number = self.chosen()
         if turn_index is None or number is None:
             return
+        from chatroom.ui.diff_view import DiffDialog  # deferred: start-up (see the imports)
+
         attempts = _attempts_of(self._room.turns[turn_index], self._seat.id)
         dialog = DiffDialog(
             f"attempt {number}", attempts[number - 1].text,
@@ -258,6 +264,12 @@ class AttemptsWindow(QDialog):
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
+
+
+def _new_view(label: str) -> ReplyView:
+    from chatroom.ui.reply_view import ReplyView  # deferred: start-up (see the imports)
+
+    return ReplyView(label)
 
 
 class AttemptWindows(QObject):

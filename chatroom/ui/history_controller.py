@@ -2,7 +2,9 @@
 
 Every store call goes through the HistoryWriter's thread; results come back
 on the GUI thread through RoomSession.run_job. The window only provides
-`open_room(room)` and a status bar.
+`open_room(room)` and a status bar. Export and import load their module when
+first used: the window builds this controller before its first frame
+(start-up, docs/performance.md).
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QPushButton
 
 from chatroom.core.errors import ChatroomError
-from chatroom.core.export import export_room, import_file
 from chatroom.core.room import Room
-from chatroom.core.store import RoomSummary, SearchHit, Store
 from chatroom.ui.history_panel import HistoryPanel
 from chatroom.ui.history_writer import HistoryWriter
 from chatroom.ui.session import RoomSession
 
 if TYPE_CHECKING:
+    from chatroom.core.store import RoomSummary, SearchHit, Store
     from chatroom.ui.main_window import MainWindow
 
 __all__ = ["HistoryController"]
@@ -198,6 +199,7 @@ class HistoryController(QObject):
 
     def export_to(self, path: Path, fmt: str) -> None:
         """Write the current room (a snapshot) off the GUI thread; say how it went."""
+        from chatroom.core.export import export_room  # deferred: start-up (see the docstring)
         from chatroom.ui.history_writer import room_snapshot
 
         snapshot = room_snapshot(self._session.room)
@@ -217,6 +219,8 @@ class HistoryController(QObject):
             self.import_from(Path(path))
 
     def import_from(self, path: Path) -> None:
+        from chatroom.core.export import import_file  # deferred: start-up (see the docstring)
+
         async def read() -> Room:
             return await asyncio.to_thread(import_file, path)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import html
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from chatroom.core.store import RoomSummary, SearchHit
+if TYPE_CHECKING:  # the store itself loads on its own thread (see history_writer)
+    from chatroom.core.store import RoomSummary, SearchHit
 
 __all__ = ["HistoryPanel", "date_group"]
 

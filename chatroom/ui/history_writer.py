@@ -14,13 +14,15 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
 from chatroom.core.errors import DamagedStore, StoreError
 from chatroom.core.room import Reply, Room, Turn
-from chatroom.core.store import Store
+
+if TYPE_CHECKING:  # imported on the store's thread when it opens, after the first paint (start-up)
+    from chatroom.core.store import Store
 
 __all__ = ["HistoryWriter", "room_snapshot"]
 
@@ -69,6 +71,8 @@ class HistoryWriter(QObject):
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="history")
 
     def _open(self) -> Store:
+        from chatroom.core.store import Store  # deferred: see the imports
+
         if self._store is None:
             try:
                 self._store = Store(self._path)

@@ -14,7 +14,7 @@ import platform
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import PySide6
 from PySide6.QtCore import QByteArray, QStringListModel, Qt, QTimer, QUrl, Signal, Slot, qVersion
@@ -64,23 +64,23 @@ from chatroom.core.params import merge_params
 from chatroom.core.room import ReplyState, Room, SeatId
 from chatroom.core.secrets import ApiKey, KeySource, KeyStore
 from chatroom.core.settings import Endpoint, SavedSeat, Settings, save_settings
-from chatroom.ui.about_dialog import AboutDialog
 from chatroom.ui.application import bring_to_front
 from chatroom.ui.attempts_window import AttemptWindows
 from chatroom.ui.catalogs import CatalogKeeper
 from chatroom.ui.comparison import ComparisonStrip
-from chatroom.ui.diff_view import DiffDialog
+from chatroom.ui.first_paint import FirstPaintWatch
 from chatroom.ui.history_controller import HistoryController
-from chatroom.ui.history_writer import HistoryWriter
-from chatroom.ui.model_picker import ModelPicker
-from chatroom.ui.pair_dialog import PairDialog
-from chatroom.ui.pane import ReplyPane
 from chatroom.ui.pane_area import PaneArea
 from chatroom.ui.params_panel import ParamsPanel
-from chatroom.ui.seat_settings import SeatSettingsDialog
 from chatroom.ui.session import EndpointConfig, RoomSession
-from chatroom.ui.settings_dialog import SettingsDialog
 from chatroom.ui.welcome import WelcomePanel
+
+# The dialogs and the panes (with their Markdown renderer) are imported where
+# they are first opened or built: the window's first frame needs none of them
+# (start-up, docs/performance.md).
+if TYPE_CHECKING:
+    from chatroom.ui.history_writer import HistoryWriter
+    from chatroom.ui.pane import ReplyPane
 
 __all__ = ["MainWindow", "PromptEdit", "endpoint_configs"]
 
@@ -91,6 +91,9 @@ METRICS_INTERVAL_MS: Final = 500
 #: Turns a pane shows when a room opens; earlier ones stay in the room and are sent.
 SHOWN_TURNS: Final = 30
 LOCAL_ENDPOINT: Final = "local"
+#: The work that waits for the first paint starts this long after the window
+#: shows if it has not painted by then (mapped minimised, say).
+FIRST_PAINT_FALLBACK_MS: Final = 2000
 _WELCOME_PAGE, _HINT_PAGE, _PANES_PAGE = range(3)
 
 
@@ -121,6 +124,12 @@ def problem_report(log_path: Path) -> str:
             *lines,
         ]
     )
+
+
+def _preload_renderer() -> None:
+    from chatroom.ui import render  # deferred: start-up (see the imports)
+
+    render.preload()
 
 
 class PromptEdit(QPlainTextEdit):
@@ -187,6 +196,7 @@ class MainWindow(QMainWindow):
         #: The seats' earlier-attempts windows (non-modal, at most one per seat).
         self.attempt_windows = AttemptWindows(self)
         self.history: HistoryController | None = None
+        self._is_closed = False
         self.setWindowTitle("Chatroom")
         self.setObjectName("MainWindow")
         self.resize(1200, 780)
@@ -237,10 +247,12 @@ class MainWindow(QMainWindow):
             self._history_actions()
         self._restore_layout()
         self.on_session_seats_changed()
-        self.on_session_idle_changed(True)
+        # Idle: the buttons only. The history list loads after the first paint.
+        self.send_button.setEnabled(True)
+        self.stop_all_button.setEnabled(False)
         self.prompt_edit.setFocus()
-        # Keyring and network work waits until the window has painted once.
-        QTimer.singleShot(0, self._after_first_paint)
+        # Keyring, network and history work waits until the window has painted once.
+        FirstPaintWatch(self, self._after_first_paint, fallback_ms=FIRST_PAINT_FALLBACK_MS)
 
     # -- construction -----------------------------------------------------
 
@@ -486,6 +498,8 @@ class MainWindow(QMainWindow):
         self._show_right_page()
 
     def _new_pane(self, seat_id: SeatId) -> ReplyPane:
+        from chatroom.ui.pane import ReplyPane  # deferred: start-up (see the imports)
+
         pane = ReplyPane(self.session.room.seat(seat_id))
         pane.stop_requested.connect(self.on_pane_stop_requested)
         pane.retry_requested.connect(self.on_pane_retry_requested)
@@ -514,6 +528,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_browse_button_clicked(self) -> None:
+        from chatroom.ui.model_picker import ModelPicker  # deferred: start-up (see the imports)
+
         picker = ModelPicker(
             self.session.catalogs, self, default_endpoint=self.endpoint_combo.currentText() or "openrouter"
         )
@@ -534,6 +550,8 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def on_pane_settings_requested(self, seat_id: str) -> None:
+        from chatroom.ui.seat_settings import SeatSettingsDialog  # deferred: start-up
+
         seat = self.session.room.seat(SeatId(seat_id))
         model = self.session.model_info(seat)
         dialog = SeatSettingsDialog(
@@ -583,6 +601,8 @@ class MainWindow(QMainWindow):
     @Slot()
     def on_compare_triggered(self) -> None:
         """Diff two replies of the latest turn: the first two seats, or the two chosen."""
+        from chatroom.ui.diff_view import DiffDialog  # deferred: start-up (see the imports)
+
         seats = [s for s in self.session.room.seats if self.session.latest_reply(s.id) is not None]
         if len(seats) < 2:
             self.statusBar().showMessage("Compare needs two replies: send a prompt to two seats first.", 5000)
@@ -607,6 +627,8 @@ class MainWindow(QMainWindow):
 
     def _choose_pair(self, labels: list[str]) -> tuple[int, int] | None:
         """Ask which two seats to compare (the first two are preselected)."""
+        from chatroom.ui.pair_dialog import PairDialog  # deferred: start-up (see the imports)
+
         if len(labels) == 2:
             return 0, 1
         dialog = PairDialog(labels, self)
@@ -765,6 +787,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_settings_triggered(self) -> None:
+        from chatroom.ui.settings_dialog import SettingsDialog  # deferred: start-up
+
         dialog = SettingsDialog(
             self.settings,
             self._keys,
@@ -785,12 +809,15 @@ class MainWindow(QMainWindow):
         self._fill_endpoint_combo()
 
     def _after_first_paint(self) -> None:
+        if self._is_closed:
+            return  # closed at once (the start-up benchmark does): nothing to fetch or restore
         self.catalogs.start(list(endpoint_configs(self.settings, self._base_url_override)))
         if self.history is not None:
             if self._restore_last_room:
                 self.history.restore_last_room()
             else:
                 self.history.refresh()
+        QTimer.singleShot(0, self, _preload_renderer)
         if self._base_url_override or any(e.name != "openrouter" for e in self.settings.endpoints):
             return  # a server was chosen: it may need no key at all
 
@@ -866,6 +893,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_about_triggered(self) -> None:
+        from chatroom.ui.about_dialog import AboutDialog  # deferred: start-up (see the imports)
+
         # Non-modal and kept: a second click brings the same dialog forward.
         about = self.findChild(AboutDialog) or AboutDialog(self)
         bring_to_front(about)
@@ -1002,5 +1031,6 @@ class MainWindow(QMainWindow):
         self.settings.system_prompt = self.params_panel.system_prompt()
         self._save_settings()
         self.session.stop_all()
+        self._is_closed = True
         super().closeEvent(event)
         self.closed.emit()

@@ -19,20 +19,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from markdown_it import MarkdownIt
-from markdown_it.renderer import RendererHTML
-from markdown_it.token import Token
-from markdown_it.utils import EnvType, OptionsDict
-# Pygments ships no type information and types-Pygments is no dependency.
-from pygments import highlight  # type: ignore[import-untyped]
-from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped]
-from pygments.lexer import Lexer  # type: ignore[import-untyped]
-from pygments.lexers import TextLexer, get_lexer_by_name  # type: ignore[import-untyped]
-from pygments.styles import get_style_by_name  # type: ignore[import-untyped]
-from pygments.token import Token as PygmentsToken  # type: ignore[import-untyped]
-from pygments.util import ClassNotFound  # type: ignore[import-untyped]
+# markdown-it and Pygments are imported where a reply is first rendered, not
+# here: they take about 30 ms that the window's first frame does not need
+# (start-up, docs/performance.md).
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.renderer import RendererHTML
+    from markdown_it.token import Token
+    from markdown_it.utils import EnvType, OptionsDict
+    # Pygments ships no type information and types-Pygments is no dependency.
+    from pygments.formatters import HtmlFormatter  # type: ignore[import-untyped]
+    from pygments.lexer import Lexer  # type: ignore[import-untyped]
 
 __all__ = [
     "MAX_BLOCK_CHARS",
@@ -46,6 +45,7 @@ __all__ = [
     "fence_body",
     "parse_internal_link",
     "plain_note_html",
+    "preload",
     "render_block",
     "render_markdown",
     "render_plain",
@@ -218,6 +218,15 @@ def render_block(source: str, *, dark: bool, first_code: int = 0) -> Rendered:
     return Rendered(html, tuple(state.codes))
 
 
+def preload() -> None:
+    """Import markdown-it and Pygments and build the parser now, not at the first reply.
+
+    The window calls it once it has painted: the first streamed reply would
+    otherwise stall on their import (about 50 ms).
+    """
+    render_block("```\n-\n```\n", dark=False)
+
+
 def render_plain(source: str, code_index: int) -> Rendered:
     """A block too long to format: a note, a copy link, the escaped text as is."""
     code = fence_body(source)
@@ -235,6 +244,8 @@ def plain_note_html(code_index: int) -> str:
 
 @functools.cache
 def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # deferred: start-up (see the imports)
+
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
     md.add_render_rule("fence", _render_fence)
@@ -282,11 +293,17 @@ def _render_fence(
 
 
 def _highlight(code: str, language: str, dark: bool) -> str:
+    from pygments import highlight  # type: ignore[import-untyped]  # deferred: start-up
+
     return str(highlight(code, _lexer(language), _formatter(dark)))
 
 
 @functools.lru_cache(maxsize=64)
 def _lexer(language: str) -> Lexer:
+    # Deferred: start-up (see the imports).
+    from pygments.lexers import TextLexer, get_lexer_by_name  # type: ignore[import-untyped]
+    from pygments.util import ClassNotFound  # type: ignore[import-untyped]
+
     # Never guess from the content: guessing is slow and often wrong.
     try:
         return get_lexer_by_name(language) if language else TextLexer()
@@ -296,6 +313,8 @@ def _lexer(language: str) -> Lexer:
 
 @functools.cache
 def _formatter(dark: bool) -> HtmlFormatter:
+    from pygments.formatters import HtmlFormatter  # deferred: start-up (see the imports)
+
     # Qt ignores CSS classes that are not in the document's style sheet:
     # inline styles only.
     return HtmlFormatter(style=_DARK_STYLE if dark else _LIGHT_STYLE, noclasses=True, nowrap=True)
@@ -304,6 +323,10 @@ def _formatter(dark: bool) -> HtmlFormatter:
 @functools.cache
 def _code_colours(dark: bool) -> tuple[str, str]:
     """Background and default text colour of code blocks."""
+    # Deferred: start-up (see the imports).
+    from pygments.styles import get_style_by_name  # type: ignore[import-untyped]
+    from pygments.token import Token as PygmentsToken  # type: ignore[import-untyped]
+
     style = get_style_by_name(_DARK_STYLE if dark else _LIGHT_STYLE)
     colour = style.style_for_token(PygmentsToken)["color"]
     foreground = f"#{colour}" if colour else ("#e6edf3" if dark else "#1f2328")

@@ -1,10 +1,13 @@
 """SingleInstance: one running Chatroom per user and config dir; a second start hands over.
 
-The first instance takes a lock file and listens on a local socket (a Unix
-socket in the temp dir, a named pipe on Windows). A later start for the same
-user and config dir finds the lock taken, sends its arguments over the socket,
-waits for "ok" and exits; the first brings its window forward. Two windows on
-one config dir would overwrite each other's settings.
+The first instance takes a lock file and, once its window has painted,
+listens on a local socket (a Unix socket in the temp dir, a named pipe on
+Windows). A later start for the same user and config dir finds the lock taken,
+sends its arguments over the socket (retrying until the first listens), waits
+for "ok" and exits; the first brings its window forward. Two windows on one
+config dir would overwrite each other's settings. QtNetwork is imported only
+to listen or to hand over: the first frame does not wait for it (start-up,
+docs/performance.md).
 
 A crashed instance leaves both files behind: QLockFile sees that the process
 in the lock is gone and hands the lock over, and the new owner removes the old
@@ -23,10 +26,12 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from PySide6.QtCore import QDeadlineTimer, QDir, QLockFile, QObject, Signal, Slot
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+if TYPE_CHECKING:
+    from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 __all__ = ["SingleInstance", "instance_key"]
 
@@ -68,9 +73,8 @@ class SingleInstance(QObject):
         self._server: QLocalServer | None = None
 
     def acquire(self) -> bool:
-        """True if this is the first instance (it now listens); False if another runs."""
+        """True if this is the first instance (then `listen()`); False if another runs."""
         if self._lock.tryLock(0):
-            self._listen()
             return True
         if self._lock.error() == QLockFile.LockError.LockFailedError:
             return False
@@ -86,7 +90,12 @@ class SingleInstance(QObject):
             self._server = None
         self._lock.unlock()
 
-    def _listen(self) -> None:
+    def listen(self) -> None:
+        """Take hand-overs from later starts; only the holder of the lock listens."""
+        if not self._lock.isLocked() or self._server is not None:
+            return
+        from PySide6.QtNetwork import QLocalServer  # deferred: see the module docstring
+
         QLocalServer.removeServer(self.key)  # a crashed instance's socket file
         server = QLocalServer(self)
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
@@ -126,6 +135,8 @@ class SingleInstance(QObject):
 
         Blocking, and only called before this process has a window.
         """
+        from PySide6.QtNetwork import QLocalSocket  # deferred: see the module docstring
+
         deadline = QDeadlineTimer(timeout_ms)
         socket = QLocalSocket()
         while True:
@@ -134,8 +145,9 @@ class SingleInstance(QObject):
                 break
             if deadline.hasExpired():
                 return False
-            # The first instance may be between its lock and listen(); no
-            # window exists yet, so a short sleep freezes nothing.
+            # The first instance may be between its lock and listen() (it
+            # listens once its window has painted); no window exists here
+            # yet, so a short sleep freezes nothing.
             time.sleep(_RETRY_S)
         message = {"argv": list(argv), "activation_token": activation_token}
         socket.write(json.dumps(message).encode() + b"\n")

@@ -19,7 +19,11 @@ from PySide6.QtWidgets import (
 )
 
 from chatroom.core.secrets import ENV_VAR
-from chatroom.ui.settings_dialog import ERROR_STYLE, OK_STYLE, WARNING_STYLE, check_base_url
+
+# The settings dialog's module, whose URL check and message styles this panel
+# shares, is imported when a message is first shown: the main window builds
+# this panel before its first frame and loading that module then would delay
+# it (start-up, docs/performance.md).
 
 __all__ = ["LOCAL_URL_EXAMPLE", "WelcomePanel"]
 
@@ -123,6 +127,8 @@ class WelcomePanel(QWidget):
 
     def set_message(self, text: str, is_error: bool) -> None:
         """Show a result line under the groups, e.g. "Key saved" or a keyring problem."""
+        from chatroom.ui.settings_dialog import ERROR_STYLE, OK_STYLE  # deferred: see the imports
+
         self._message.setText(text)
         self._message.setStyleSheet(ERROR_STYLE if is_error else OK_STYLE)
         self._message.setVisible(bool(text))
@@ -143,6 +149,8 @@ class WelcomePanel(QWidget):
 
     @Slot()
     def on_local_button_clicked(self) -> None:
+        from chatroom.ui.settings_dialog import WARNING_STYLE, check_base_url  # deferred: see the imports
+
         url = self._url_edit.text().strip()
         check = check_base_url(url)
         if check.error is not None:
