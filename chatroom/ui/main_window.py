@@ -71,16 +71,16 @@ from chatroom.ui.comparison import ComparisonStrip
 from chatroom.ui.first_paint import FirstPaintWatch
 from chatroom.ui.history_controller import HistoryController
 from chatroom.ui.pane_area import PaneArea
-from chatroom.ui.params_panel import ParamsPanel
 from chatroom.ui.session import EndpointConfig, RoomSession
 from chatroom.ui.welcome import WelcomePanel
 
-# The dialogs and the panes (with their Markdown renderer) are imported where
-# they are first opened or built: the window's first frame needs none of them
-# (start-up, docs/performance.md).
+# The dialogs, the panes (with their Markdown renderer) and the parameter
+# controls are imported where they are first opened or built: the window's
+# first frame needs none of them (start-up, docs/performance.md).
 if TYPE_CHECKING:
     from chatroom.ui.history_writer import HistoryWriter
     from chatroom.ui.pane import ReplyPane
+    from chatroom.ui.params_panel import ParamsPanel
 
 __all__ = ["MainWindow", "PromptEdit", "endpoint_configs"]
 
@@ -393,14 +393,35 @@ class MainWindow(QMainWindow):
         row.addLayout(buttons)
 
     def _build_params_dock(self) -> None:
-        self.params_panel = ParamsPanel()
-        self.params_panel.set_values(self.settings.params)
-        self.params_panel.set_system_prompt(self.settings.system_prompt)
-        self.params_panel.values_changed.connect(self.on_params_panel_values_changed)
+        # The dock shows in the first frame and its controls just after:
+        # building and painting them is about 25 ms, a tenth of the start
+        # (start-up, docs/performance.md). The restored window state holds the
+        # dock's width meanwhile; on the very first start there is none, and
+        # they are built now rather than push the panes aside a moment later.
+        self._params_panel: ParamsPanel | None = None
         self._params_dock = QDockWidget("Parameters", self)
         self._params_dock.setObjectName("paramsDock")
-        self._params_dock.setWidget(self.params_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self._params_dock)
+        if not self.settings.window_state:
+            self._fill_params_dock()
+
+    @property
+    def params_panel(self) -> ParamsPanel:
+        """The room's parameter controls in the dock (built on first use)."""
+        return self._fill_params_dock()
+
+    def _fill_params_dock(self) -> ParamsPanel:
+        """Build the dock's controls unless built: on first use, at the latest after the first paint."""
+        if self._params_panel is None:
+            from chatroom.ui.params_panel import ParamsPanel  # deferred: see _build_params_dock
+
+            panel = ParamsPanel()
+            panel.set_values(self.settings.params)
+            panel.set_system_prompt(self.settings.system_prompt)
+            panel.values_changed.connect(self.on_params_panel_values_changed)
+            self._params_dock.setWidget(panel)
+            self._params_panel = panel
+        return self._params_panel
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -811,6 +832,7 @@ class MainWindow(QMainWindow):
     def _after_first_paint(self) -> None:
         if self._is_closed:
             return  # closed at once (the start-up benchmark does): nothing to fetch or restore
+        self._fill_params_dock()
         self.catalogs.start(list(endpoint_configs(self.settings, self._base_url_override)))
         if self.history is not None:
             if self._restore_last_room:
@@ -1027,8 +1049,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc), 8000)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
-        self.settings.params = self.params_panel.values()
-        self.settings.system_prompt = self.params_panel.system_prompt()
+        if self._params_panel is not None:  # closed before it was built: nothing changed
+            self.settings.params = self._params_panel.values()
+            self.settings.system_prompt = self._params_panel.system_prompt()
         self._save_settings()
         self.session.stop_all()
         self._is_closed = True
