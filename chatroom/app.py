@@ -1,7 +1,8 @@
 """Command line and start-up: parse arguments, build the Qt app and the qasync loop.
 
 Start-up stays light: Qt and the window are imported only for the GUI path,
-and keyring and network work waits until the window has painted.
+the first frame is painted by Qt alone before asyncio and qasync load, and
+keyring and network work waits until the window has painted.
 CHATROOM_EXIT_AFTER_FIRST_PAINT=1 makes the GUI print the seconds from process
 start to its first paint and quit: benchmarks time start-up with it.
 """
@@ -9,7 +10,6 @@ start to its first paint and quit: benchmarks time start-up with it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import datetime
 import logging
@@ -25,6 +25,8 @@ from chatroom import __version__
 from chatroom.core.errors import ChatroomError
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
     from chatroom.core.secrets import KeyStore
     from chatroom.core.settings import Settings
     from chatroom.ui.main_window import MainWindow
@@ -271,7 +273,6 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
     from chatroom.core.errors import SettingsError
     from chatroom.core.secrets import KeyStore
     from chatroom.core.settings import Settings, load_settings
-    from chatroom.ui.event_loop import create_event_loop
     from chatroom.ui.first_paint import FirstPaintWatch
     from chatroom.ui.single_instance import SingleInstance
 
@@ -287,7 +288,6 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
     except SettingsError as exc:
         log.error("%s", exc)
         settings = Settings()
-    loop = create_event_loop(app)
     window = create_window(
         settings,
         settings_path,
@@ -303,17 +303,54 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
 
     instance.activation_requested.connect(on_instance_activation_requested)
     FirstPaintWatch(window, instance.listen)  # QtNetwork can wait for the first frame
+    if os.environ.get(EXIT_AFTER_FIRST_PAINT) == "1":
+        _exit_after_first_paint(window)
+    _paint_first_frame(window)
+    _run_event_loop(app, window)
+    instance.release()
+    return 0
+
+
+def _paint_first_frame(window: MainWindow) -> None:
+    """Show the window and let Qt alone run until it has painted (or closed).
+
+    asyncio and qasync load after this (about 30 ms; docs/performance.md,
+    "Start-up"). The session holds the jobs the window starts after its
+    paint until the asyncio loop runs them.
+    """
+    from PySide6.QtCore import QEventLoop
+
+    from chatroom.ui.first_paint import FirstPaintWatch
+    from chatroom.ui.main_window import FIRST_PAINT_FALLBACK_MS
+
+    window.session.hold_jobs()
+    spin = QEventLoop(window)
+    # The other watches' callbacks may run before or after this loop ends:
+    # they use Qt alone, or start jobs, which the session holds.
+    FirstPaintWatch(window, spin.quit, fallback_ms=FIRST_PAINT_FALLBACK_MS)
+    window.closed.connect(spin.quit)
+    window.show()
+    spin.exec()
+
+
+def _run_event_loop(app: QApplication, window: MainWindow) -> None:
+    """Run the qasync loop until the window closes, then stop the session cleanly."""
+    import asyncio
+
+    from chatroom.ui.event_loop import create_event_loop
+
+    loop = create_event_loop(app)
 
     async def run() -> None:
         closed = asyncio.Event()
         window.closed.connect(closed.set)
+        if window.isHidden():  # closed before this loop ran (the start-up benchmark does)
+            closed.set()
         # Logout, shutdown or Ctrl+C in a terminal: close as the user would.
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows
                 loop.add_signal_handler(signum, window.close)
-        if os.environ.get(EXIT_AFTER_FIRST_PAINT) == "1":
-            _exit_after_first_paint(window)
-        window.show()
+        window.session.release_jobs()
         await closed.wait()
         await window.session.aclose()
         if window.session.history is not None:
@@ -321,8 +358,6 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
 
     with loop:  # type: ignore[attr-defined]  # qasync's loop is a context manager
         loop.run_until_complete(run())
-    instance.release()
-    return 0
 
 
 def seconds_since_start() -> float:

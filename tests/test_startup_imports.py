@@ -2,8 +2,10 @@
 
 The HTTP client, the Markdown renderer, the keyring and the dialogs are
 imported when first used, after the window has painted: together they were
-about a third of the time to the first paint. This test process has imported
-all of them already, so each check runs a new interpreter.
+about a third of the time to the first paint. asyncio and qasync load after
+it too: Qt alone paints the first frame, then the asyncio loop starts. This
+test process has imported all of them already, so each check runs a new
+interpreter.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from chatroom.app import EXIT_AFTER_FIRST_PAINT
 
 REPO = Path(__file__).resolve().parents[1]
 #: Top-level packages the first frame needs none of.
-LIBRARIES = ("httpx", "httpx_sse", "markdown_it", "pygments", "keyring", "cryptography")
+LIBRARIES = ("httpx", "httpx_sse", "markdown_it", "pygments", "keyring", "cryptography", "asyncio", "qasync")
 #: Our modules that load them, and the dialogs, opened only on request.
 MODULES = (
     "chatroom.core.client",
@@ -29,6 +31,7 @@ MODULES = (
     "chatroom.ui.model_picker",
     "chatroom.ui.seat_settings",
     "chatroom.ui.settings_dialog",
+    "chatroom.ui.event_loop",
 )
 
 
@@ -55,11 +58,13 @@ def test_the_app_paints_its_first_frame_before_loading_them(private_dirs: Path) 
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stdout
-    before_paint, painted, _ = result.stdout.partition("first paint: ")
+    before_paint, painted, after = result.stdout.partition("first paint: ")
     assert painted, result.stdout
     imported = [line.rsplit("|", 1)[1].strip() for line in before_paint.splitlines() if line.startswith("import time:")]
     assert "chatroom.ui.main_window" in imported
     assert deferred_among(imported) == []
+    after_paint = [line.rsplit("|", 1)[1].strip() for line in after.splitlines() if line.startswith("import time:")]
+    assert {"asyncio", "qasync"} <= set(after_paint)  # the loop started after the paint
 
 
 def test_the_renderer_loads_markdown_it_and_pygments_on_preload() -> None:

@@ -8,7 +8,6 @@ the cached models and records why, for the picker to say so.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import logging
@@ -61,6 +60,8 @@ class CatalogKeeper(QObject):
         """Read the cache, then refresh what is stale or missing."""
 
         async def load() -> dict[str, Catalog]:
+            import asyncio  # loaded after the first paint (start-up)
+
             return await asyncio.to_thread(self._cache.load)
 
         def loaded(result: dict[str, Catalog] | BaseException) -> None:
@@ -111,6 +112,8 @@ class CatalogKeeper(QObject):
         snapshot.update(self._kept)
 
         async def save() -> None:
+            import asyncio  # loaded after the first paint (start-up)
+
             await asyncio.to_thread(self._cache.save, snapshot)
 
         self._session.run_job(save(), lambda _result: None)

@@ -9,7 +9,6 @@ first used: the window builds this controller before its first frame
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -65,6 +64,8 @@ class HistoryController(QObject):
         """`action(store)` on the store's thread; `on_done` with its result on this one."""
 
         async def job() -> T:
+            import asyncio  # loaded after the first paint (start-up)
+
             return await asyncio.wrap_future(self._writer.submit(action))
 
         self._session.run_job(job(), on_done)
@@ -205,6 +206,8 @@ class HistoryController(QObject):
         snapshot = room_snapshot(self._session.room)
 
         async def write() -> None:
+            import asyncio  # loaded after the first paint (start-up)
+
             await asyncio.to_thread(export_room, snapshot, path, fmt)  # type: ignore[arg-type]
 
         def done(result: object) -> None:
@@ -222,6 +225,8 @@ class HistoryController(QObject):
         from chatroom.core.export import import_file  # deferred: start-up (see the docstring)
 
         async def read() -> Room:
+            import asyncio  # loaded after the first paint (start-up)
+
             return await asyncio.to_thread(import_file, path)
 
         def done(result: Room | BaseException) -> None:

@@ -7,7 +7,6 @@ first paint, off the GUI thread, through RoomSession.run_job.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import platform
@@ -844,6 +843,8 @@ class MainWindow(QMainWindow):
             return  # a server was chosen: it may need no key at all
 
         async def key_source() -> KeySource:
+            import asyncio  # loaded after the first paint (start-up)
+
             return await asyncio.to_thread(self._keys.source, "openrouter")
 
         self.session.run_job(key_source(), self._on_key_source)
@@ -862,6 +863,8 @@ class MainWindow(QMainWindow):
         base_url = self.settings.endpoint("openrouter").base_url
 
         async def save() -> None:
+            import asyncio  # loaded after the first paint (start-up)
+
             # qasync's executor logs the arguments of every call at DEBUG:
             # hand it a closure, never the key itself.
             await asyncio.to_thread(lambda: self._keys.set("openrouter", secret.reveal(), base_url))

@@ -9,7 +9,8 @@ of tokens or panes.
 
 from __future__ import annotations
 
-import asyncio
+# asyncio is imported where it is used: the app paints its first frame
+# before it loads asyncio (docs/performance.md, "Start-up").
 import contextlib
 import functools
 import logging
@@ -43,6 +44,8 @@ from chatroom.core.room import Reply, ReplyState, Room, Seat, SeatId, Turn
 from chatroom.core.secrets import ApiKey, KeyStore
 
 if TYPE_CHECKING:
+    import asyncio
+
     from chatroom.core.client import ChatClient
     from chatroom.ui.history_writer import HistoryWriter
 
@@ -89,7 +92,7 @@ class ClientPool:
         self._retired: list[ChatClient] = []
         self._slots: dict[str, asyncio.Semaphore] = {}
         # Seats of one endpoint start together: read its key once, not once per seat.
-        self._lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None  # made on first use, once asyncio is loaded
 
     def configure(self, endpoints: Mapping[str, EndpointConfig], read_timeout_s: float) -> None:
         """New URLs, keys or timeout: later requests get fresh clients."""
@@ -105,6 +108,8 @@ class ClientPool:
         if config is None or config.max_concurrent is None:
             return None
         if name not in self._slots:
+            import asyncio
+
             self._slots[name] = asyncio.Semaphore(config.max_concurrent)
         return self._slots[name]
 
@@ -112,6 +117,10 @@ class ClientPool:
         return self._endpoints[name]
 
     async def client_for(self, name: str) -> ChatClient:
+        import asyncio
+
+        if self._lock is None:
+            self._lock = asyncio.Lock()
         async with self._lock:
             client = self._clients.get(name)
             if client is not None:
@@ -136,6 +145,8 @@ class ClientPool:
 
     async def _read_key(self, config: EndpointConfig) -> ApiKey | None:
         """The endpoint's key; KeyOriginMismatch, and no request, if it is another server's."""
+        import asyncio
+
         try:
             # Keyring backends block (D-Bus, a password prompt): off the GUI thread.
             return await asyncio.to_thread(
@@ -182,6 +193,8 @@ class RoomSession(QObject):
         self._tasks: dict[SeatId, asyncio.Task[None]] = {}
         self._replies: set[asyncio.Task[None]] = set()
         self._jobs: set[asyncio.Task[Any]] = set()
+        #: Jobs waiting for the app's event loop (see hold_jobs); None once it runs.
+        self._held_jobs: list[tuple[Coroutine[Any, Any, Any], Callable[[Any], None]]] | None = None
         #: Model catalogues per endpoint (loaded and refreshed by the window).
         self.catalogs: dict[str, Catalog] = {}
         #: Where rooms are saved as they stream; None keeps no history (tests, no store).
@@ -289,6 +302,10 @@ class RoomSession(QObject):
         if self._closed:
             job.close()  # a late callback after the window closed: nothing to run
             return
+        if self._held_jobs is not None:
+            self._held_jobs.append((job, on_done))
+            return
+        import asyncio
 
         def done(task: asyncio.Task[T]) -> None:
             if task.cancelled():
@@ -302,6 +319,21 @@ class RoomSession(QObject):
         task.add_done_callback(done)
         self._jobs.add(task)
         task.add_done_callback(self._jobs.discard)
+
+    def hold_jobs(self) -> None:
+        """Queue the jobs asked for from now on: the app's asyncio loop is not running yet.
+
+        The app paints its first frame with Qt alone and loads asyncio after it
+        (docs/performance.md, "Start-up"); what the window starts after that
+        paint waits here until `release_jobs`.
+        """
+        self._held_jobs = []
+
+    def release_jobs(self) -> None:
+        """Start the held jobs in order, on the now running loop; later jobs start at once."""
+        held, self._held_jobs = self._held_jobs or [], None
+        for job, on_done in held:
+            self.run_job(job, on_done)
 
     @property
     def clients(self) -> ClientPool:
@@ -321,7 +353,12 @@ class RoomSession(QObject):
 
     async def aclose(self) -> None:
         """Stop every reply and job, wait for them to end, close the HTTP clients."""
+        import asyncio
+
         self._closed = True
+        for job, _on_done in self._held_jobs or []:
+            job.close()  # never started: closed, not left un-awaited
+        self._held_jobs = None
         tasks = [*self._replies, *self._jobs]
         for task in tasks:
             task.cancel()
@@ -332,6 +369,8 @@ class RoomSession(QObject):
     def _start(self, turn: Turn, seat: Seat) -> None:
         if self._closed:
             return
+        import asyncio
+
         was_idle = not self._tasks
         self._status.pop(seat.id, None)
         task = asyncio.get_event_loop().create_task(self._run_reply(turn, seat))
@@ -346,6 +385,8 @@ class RoomSession(QObject):
     # -- one reply -------------------------------------------------------
 
     async def _run_reply(self, turn: Turn, seat: Seat) -> None:
+        import asyncio
+
         reply = turn.replies[seat.id]
         # Saves name the room and turn the reply was started in, even if the
         # user has moved to another room by the time it ends.
@@ -377,6 +418,8 @@ class RoomSession(QObject):
 
     def _is_current(self, seat_id: SeatId) -> bool:
         """Whether the running task still owns the seat's pane (no new room since)."""
+        import asyncio
+
         return self._tasks.get(seat_id) is asyncio.current_task()
 
     def _slot_for(
