@@ -7,7 +7,6 @@ window talks to the store (off the GUI thread) and hands back the results.
 from __future__ import annotations
 
 import datetime
-import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -126,6 +125,8 @@ class HistoryPanel(QWidget):
 
     def set_hits(self, query: str, hits: Sequence[SearchHit]) -> None:
         """Show search results (if the query is still the one typed)."""
+        import html  # with html.entities, 1.5 ms the first frame does not need
+
         if query != self.search_edit.text().strip():
             return
         self.tree.clear()
@@ -193,6 +194,8 @@ class HistoryPanel(QWidget):
 
 def _highlight(snippet: str) -> str:
     """Escape the snippet, then turn the store's match markers into bold."""
+    import html
+
     escaped = html.escape(snippet)
     return escaped.replace(_MARK_OPEN, "<b style='background: rgba(255,200,0,0.35)'>").replace(
         _MARK_CLOSE, "</b>"

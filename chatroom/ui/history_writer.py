@@ -9,7 +9,6 @@ the streaming path, which goes on whether or not history can be saved.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -22,6 +21,8 @@ from chatroom.core.errors import DamagedStore, StoreError
 from chatroom.core.room import Reply, Room, Turn
 
 if TYPE_CHECKING:  # imported on the store's thread when it opens, after the first paint (start-up)
+    import concurrent.futures
+
     from chatroom.core.store import Store
 
 __all__ = ["HistoryWriter", "room_snapshot"]
@@ -67,8 +68,16 @@ class HistoryWriter(QObject):
         self._store: Store | None = None
         self._failing = False
         self._closed = False
-        # One thread: sqlite3 connections must stay on the thread that opened them.
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="history")
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None  # see _pool
+
+    def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        """The store's thread, made at the first save, after the first paint (start-up)."""
+        if self._executor is None:
+            import concurrent.futures  # 2 ms the first frame does not need
+
+            # One thread: sqlite3 connections must stay on the thread that opened them.
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="history")
+        return self._executor
 
     def _open(self) -> Store:
         from chatroom.core.store import Store  # deferred: see the imports
@@ -98,7 +107,7 @@ class HistoryWriter(QObject):
                 self.saved.emit()
             return result
 
-        return self._executor.submit(run)
+        return self._pool().submit(run)
 
     def save_room(self, room: Room) -> None:
         """The whole room (settings, seats, every turn): after a change of seats or an import."""
@@ -126,8 +135,8 @@ class HistoryWriter(QObject):
         if self._closed:
             return
         self._closed = True
-        self._executor.submit(self._close_store)
-        self._executor.shutdown(wait=True)
+        self._pool().submit(self._close_store)
+        self._pool().shutdown(wait=True)
 
     def _close_store(self) -> None:
         if self._store is not None:

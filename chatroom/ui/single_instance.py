@@ -18,7 +18,6 @@ subcommands, --version and tests that build windows in-process never do.
 from __future__ import annotations
 
 import functools
-import getpass
 import hashlib
 import json
 import logging
@@ -46,7 +45,12 @@ _RETRY_S: Final = 0.05
 
 def instance_key(config_dir: Path) -> str:
     """A name per user and config dir, short enough for a Unix socket path."""
-    user = str(os.getuid()) if hasattr(os, "getuid") else getpass.getuser()
+    if hasattr(os, "getuid"):
+        user = str(os.getuid())
+    else:  # Windows: getpass (with termios) loads only here
+        import getpass
+
+        user = getpass.getuser()
     digest = hashlib.sha256(os.fsencode(config_dir.absolute())).hexdigest()[:16]
     return f"chatroom-{user}-{digest}"
 
