@@ -71,6 +71,7 @@ from chatroom.ui.first_paint import FirstPaintWatch
 from chatroom.ui.history_controller import HistoryController
 from chatroom.ui.pane_area import PaneArea
 from chatroom.ui.session import EndpointConfig, RoomSession
+from chatroom.ui.shown_turns import shown_turn_count
 from chatroom.ui.welcome import WelcomePanel
 
 # The dialogs, the panes (with their Markdown renderer) and the parameter
@@ -87,8 +88,6 @@ log = logging.getLogger(__name__)
 
 MAX_SEATS: Final = 8
 METRICS_INTERVAL_MS: Final = 500
-#: Turns a pane shows when a room opens; earlier ones stay in the room and are sent.
-SHOWN_TURNS: Final = 30
 LOCAL_ENDPOINT: Final = "local"
 #: The work that waits for the first paint starts this long after the window
 #: shows if it has not painted by then (mapped minimised, say).
@@ -528,15 +527,9 @@ class MainWindow(QMainWindow):
         pane.maximise_requested.connect(self.on_pane_maximise_requested)
         pane.fix_requested.connect(self.on_pane_fix_requested)
         pane.attempts_requested.connect(self.on_pane_attempts_requested)
-        turns = self.session.room.turns
-        if len(turns) > SHOWN_TURNS:
-            # A long room opens at once: its last turns are shown, all are sent.
-            pane.show_prompt(f"({len(turns) - SHOWN_TURNS} earlier turns are not shown)")
-        for turn in turns[-SHOWN_TURNS:]:  # a seat added later shows the room so far
-            pane.show_prompt(turn.prompt)
-            reply = turn.replies.get(seat_id)
-            if reply is not None:
-                pane.load_reply(reply)
+        pane.show_all_requested.connect(self.on_pane_show_all_requested)
+        # A seat added later shows the room so far; a long room its last turns (all are sent).
+        pane.load_turns(self.session.room.turns, shown_turn_count(self.session.room))
         self._show_attempts(pane)
         return pane
 
@@ -734,6 +727,12 @@ class MainWindow(QMainWindow):
         if reply is not None and reply.attempts:  # the header spoke of the latest turn
             window.show_turn(len(self.session.room.turns) - 1)
 
+    @Slot(str)
+    def on_pane_show_all_requested(self, seat_id: str) -> None:
+        # Every pane, so that panes scrolled together stay level.
+        for pane in self.panes.values():
+            pane.show_all(self.session.room.turns)
+
     def _show_attempts(self, pane: ReplyPane) -> None:
         """The pane's note on earlier attempts, and its open attempts window, follow the room."""
         room = self.session.room
@@ -745,8 +744,9 @@ class MainWindow(QMainWindow):
     def on_session_turn_started(self, index: int) -> None:
         self.comparison.hide()
         turn = self.session.room.turns[index]
+        shown = shown_turn_count(self.session.room)
         for seat_id, pane in self.panes.items():
-            pane.show_prompt(turn.prompt)
+            pane.show_prompt(turn.prompt, keep_turns=shown)
             reply = turn.replies.get(seat_id)
             if reply is not None:
                 pane.show_reply(reply, "")

@@ -7,7 +7,7 @@ header, the error line and the buttons.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatroom.core.params import ParamValue
-from chatroom.core.room import Reply, ReplyState, Seat, SeatId
+from chatroom.core.room import Reply, ReplyState, Seat, SeatId, Turn
 from chatroom.ui.reply_view import ENDING_NOTES, ReplyView
 
 __all__ = ["ReplyPane"]
@@ -62,6 +62,7 @@ class ReplyPane(QFrame):
         maximise_requested(str): the user double-clicked the header.
         fix_requested(str): the user followed the error's fix link ("settings").
         attempts_requested(str): the user asked to see the earlier attempts (seat id).
+        show_all_requested(str): the user asked to see the turns the view hides (seat id).
     """
 
     stop_requested = Signal(str)
@@ -71,6 +72,7 @@ class ReplyPane(QFrame):
     maximise_requested = Signal(str)
     fix_requested = Signal(str)
     attempts_requested = Signal(str)
+    show_all_requested = Signal(str)
 
     def __init__(self, seat: Seat, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -125,6 +127,7 @@ class ReplyPane(QFrame):
         self.metrics_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.view = ReplyView(seat.label)
+        self.view.show_all_requested.connect(self.on_view_show_all_requested)
 
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
@@ -196,9 +199,9 @@ class ReplyPane(QFrame):
 
     # -- what the session tells us ----------------------------------------
 
-    def show_prompt(self, prompt: str) -> None:
-        """Start a new turn: the prompt, then room for the reply."""
-        self.view.show_prompt(prompt)
+    def show_prompt(self, prompt: str, *, keep_turns: int | None = None) -> None:
+        """Start a new turn: the prompt, then room for the reply; at most `keep_turns` turns stay shown."""
+        self.view.show_prompt(prompt, keep_turns=keep_turns)
         self.state = None
 
     def show_retry(self) -> None:
@@ -212,10 +215,19 @@ class ReplyPane(QFrame):
     def append_reasoning(self, text: str) -> None:
         self.view.append_reasoning(text)
 
-    def load_reply(self, reply: Reply) -> None:
-        """Show a reply that already exists (a seat added later)."""
-        self.view.load_reply(reply)
-        self.show_reply(reply, "")
+    def load_turns(self, turns: Sequence[Turn], shown: int) -> None:
+        """Show the room so far (a reopened room, a seat added later): the last `shown` turns, a note for the rest."""
+        self.view.load_turns([(turn.prompt, turn.replies.get(self.seat_id)) for turn in turns], shown)
+        for turn in reversed(turns[max(len(turns) - shown, 0) :]):
+            reply = turn.replies.get(self.seat_id)
+            if reply is not None:  # the header shows the latest shown reply's state
+                self.show_reply(reply, "")
+                break
+
+    def show_all(self, turns: Sequence[Turn]) -> None:
+        """Show every turn of the room (`turns`), the ones the view hid too."""
+        if self.view.hidden_turns:
+            self.view.show_all([(turn.prompt, turn.replies.get(self.seat_id)) for turn in turns])
 
     def show_reply(self, reply: Reply, status: str) -> None:
         """Reflect the reply's state, status line and error."""
@@ -284,6 +296,10 @@ class ReplyPane(QFrame):
     @Slot()
     def on_settings_button_clicked(self) -> None:
         self.settings_requested.emit(self.seat_id)
+
+    @Slot()
+    def on_view_show_all_requested(self) -> None:
+        self.show_all_requested.emit(self.seat_id)
 
     @Slot()
     def on_header_double_clicked(self) -> None:

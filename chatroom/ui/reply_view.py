@@ -19,6 +19,13 @@ The view catches up over many short passes instead of one long freeze, and the
 ending note and copy link follow once it has (`is_rendered`). A reply loaded
 whole, or one followed by a new prompt, is still rendered in one go.
 
+A long room shows only its last turns (how many: `shown_turns.py`). A new
+prompt can hide the oldest shown turns: their text is cut out of the document,
+which is what frees Qt's layout of it, and a first line says how many are
+hidden, with a "Show all" link; the caller then hands the whole thread to
+`show_all`. The shown turns are never rendered again for this, and a reader's
+place stays where it is.
+
 Nothing the model writes can make the view fetch anything: raw HTML is
 escaped, images are text, `loadResource` answers every URL with an empty
 placeholder, and links open in the browser only on click, after showing the
@@ -30,11 +37,11 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, QUrl, Slot
+from PySide6.QtCore import QEvent, QPoint, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
@@ -64,8 +71,17 @@ from chatroom.ui.render import (
     split_blocks,
     toggle_reasoning_link,
 )
+from chatroom.ui.shown_turns import MAX_SHOWN_PROMPT_CHARS
 
-__all__ = ["ENDING_NOTES", "PASS_HTML_CHARS", "RENDER_INTERVAL_MS", "STREAMING_TAIL_CHARS", "ReplyView"]
+__all__ = [
+    "ENDING_NOTES",
+    "PASS_HTML_CHARS",
+    "RENDER_INTERVAL_MS",
+    "SHOW_ALL_LINK",
+    "STREAMING_TAIL_CHARS",
+    "ReplyView",
+    "ThreadTurn",
+]
 
 ENDING_NOTES: Final = {
     ReplyState.STOPPED: "[stopped: partial reply]",
@@ -93,9 +109,13 @@ _EMPTY_PARAGRAPH: Final = '<p style="-qt-paragraph-type:empty"></p>'
 # as the last one took: a backlog gets half the loop, input the other half.
 _CATCH_UP_FACTOR: Final = 1.0
 _GREY: Final = "#808080"
+#: The link of the note above a thread whose oldest turns are hidden.
+SHOW_ALL_LINK: Final = "chatroom-show:all-turns"
 
 ConfirmLink = Callable[[str], bool]
 OpenUrl = Callable[[QUrl], bool]
+#: One turn of a seat's thread: the prompt, and the seat's reply if it had one.
+ThreadTurn = tuple[str, Reply | None]
 
 
 #: HTML characters one render pass may freeze: at least one block, however
@@ -114,6 +134,7 @@ class _ReplyDoc:
 
     Positions are document positions. Every part starts with a block
     separator, so each one starts where the block before it ends:
+      [turn_start, start)          the separating empty line and the prompt
       [start, toggle_end)          the "Reasoning (n words)" line, if any
       [toggle_end, answer_start)   the reasoning text, when expanded
       [answer_start, frozen_end)   complete Markdown blocks, rendered once
@@ -123,8 +144,9 @@ class _ReplyDoc:
     (`ready`) are not shown; while there are any, `end == frozen_end`.
     """
 
-    index: int
+    index: int  # the turn's number in the whole thread, hidden turns included
     prompt: str | None
+    turn_start: int
     start: int
     code_base: int  # index in ReplyView._codes of this reply's first code block
     toggle_end: int = 0
@@ -171,7 +193,8 @@ class _ReplyDoc:
         self.end += delta
 
     def shift(self, delta: int) -> None:
-        """Text was inserted (or removed) before the whole reply."""
+        """Text was inserted (or removed) before the whole turn."""
+        self.turn_start += delta
         self.start += delta
         self.toggle_end += delta
         self.shift_answer(delta)
@@ -183,7 +206,12 @@ class ReplyView(QTextBrowser):
     `confirm_link(url)` asks before opening a link whose text is not its
     address (a QMessageBox by default); `open_url(url)` opens it (the system
     browser by default). Tests replace both.
+
+    Signals:
+        show_all_requested(): the user followed the note's "Show all" link.
     """
+
+    show_all_requested = Signal()
 
     def __init__(
         self,
@@ -202,7 +230,9 @@ class ReplyView(QTextBrowser):
         self.document().setUndoRedoEnabled(False)  # read-only: no undo history to grow
         self.confirm_link: ConfirmLink = confirm_link or self._ask_before_opening
         self.open_url: OpenUrl = open_url or QDesktopServices.openUrl
-        self._replies: list[_ReplyDoc] = []
+        self._replies: list[_ReplyDoc] = []  # the shown turns
+        self._hidden = 0  # turns before them that are not shown
+        self._note_end = 0  # the note about them takes [0, _note_end)
         self._codes: list[str] = []  # code of each copy button, by its number
         self._whole_blocks: set[int] = set()  # codes holding a whole block: copy its fence body
         self._dark = self._is_dark()
@@ -216,10 +246,50 @@ class ReplyView(QTextBrowser):
 
     # -- what the pane tells us -------------------------------------------
 
-    def show_prompt(self, prompt: str) -> None:
-        """Start a new turn: the prompt, then room for the reply."""
+    def show_prompt(self, prompt: str, *, keep_turns: int | None = None) -> None:
+        """Start a new turn: the prompt, then room for the reply.
+
+        With `keep_turns`, the oldest turns are hidden first, so that at most
+        that many are shown once the new one is.
+        """
+        self._close_latest()
+        if keep_turns is not None:
+            self._hide_oldest(len(self._replies) - max(keep_turns - 1, 0))
         self._start_reply(prompt)
         self._scroll_to_end()
+
+    def load_turns(self, turns: Sequence[ThreadTurn], shown: int) -> None:
+        """Show a thread that already exists (a reopened room, a seat added later) instead of this one.
+
+        The last `shown` turns are rendered whole; a note above them counts the others.
+        """
+        self._clear()
+        self._hidden = max(len(turns) - shown, 0)
+        if self._hidden:
+            self._write_note()
+        for prompt, reply in turns[self._hidden :]:
+            self._start_reply(prompt)
+            if reply is not None:
+                self.load_reply(reply)
+        self._scroll_to_end()
+
+    def show_all(self, turns: Sequence[ThreadTurn]) -> None:
+        """Show the hidden turns again: `turns` is the whole thread, oldest first.
+
+        Its first `hidden_turns` are rendered above the shown ones, which are
+        rendered again from their own text (the latest may still stream). The
+        text at the top of the viewport stays there; the end, if it was shown.
+        """
+        if not self._hidden:
+            return
+        anchor = self._scroll_anchor()
+        self._rebuild(earlier=turns[: self._hidden])
+        self._put_anchor_back(anchor)
+
+    @property
+    def hidden_turns(self) -> int:
+        """How many turns before the shown ones are not shown."""
+        return self._hidden
 
     def show_retry(self) -> None:
         """Forget the latest reply as shown; a new one is coming."""
@@ -232,7 +302,7 @@ class ReplyView(QTextBrowser):
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
         self._forget_codes(old.code_base)
-        self._replies[-1] = _ReplyDoc(old.index, old.prompt, old.start, old.code_base)
+        self._replies[-1] = _ReplyDoc(old.index, old.prompt, old.turn_start, old.start, old.code_base)
 
     def append_text(self, text: str) -> None:
         """Append streamed Markdown; it shows at the next render (at most 10/s)."""
@@ -323,6 +393,9 @@ class ReplyView(QTextBrowser):
 
     @Slot(QUrl)
     def on_anchor_clicked(self, url: QUrl) -> None:
+        if url.toString() == SHOW_ALL_LINK:
+            self.show_all_requested.emit()
+            return
         internal = parse_internal_link(url.toString())
         if internal is not None:
             self._follow(internal)
@@ -508,7 +581,7 @@ class ReplyView(QTextBrowser):
     def _moved_answer(self, reply: _ReplyDoc, delta: int) -> None:
         """`delta` characters were inserted before `reply`'s answer: move what follows."""
         reply.shift_answer(delta)
-        for later in self._replies[reply.index + 1 :]:
+        for later in self._replies[reply.index - self._hidden + 1 :]:
             later.shift(delta)
 
     def _toggle_reasoning(self, reply: _ReplyDoc) -> None:
@@ -528,10 +601,10 @@ class ReplyView(QTextBrowser):
         if link.action == "copy-block" and link.index < len(self._codes):
             code = self._codes[link.index]
             QGuiApplication.clipboard().setText(fence_body(code) if link.index in self._whole_blocks else code)
-        elif link.action == "copy-reply" and link.index < len(self._replies):
-            QGuiApplication.clipboard().setText(self._replies[link.index].source())
-        elif link.action == "toggle-reasoning" and link.index < len(self._replies):
-            self._toggle_reasoning(self._replies[link.index])
+        elif link.action == "copy-reply" and (reply := self._reply_at(link.index)) is not None:
+            QGuiApplication.clipboard().setText(reply.source())
+        elif link.action == "toggle-reasoning" and (reply := self._reply_at(link.index)) is not None:
+            self._toggle_reasoning(reply)
 
     def _anchor_text(self, url: QUrl) -> str:
         """The text of the clicked link (by mouse, or selected by keyboard)."""
@@ -558,26 +631,86 @@ class ReplyView(QTextBrowser):
     def _latest(self) -> _ReplyDoc:
         return self._replies[-1] if self._replies else self._start_reply(None)
 
-    def _start_reply(self, prompt: str | None) -> _ReplyDoc:
+    def _reply_at(self, index: int) -> _ReplyDoc | None:
+        """The shown turn numbered `index` in the whole thread."""
+        shown = index - self._hidden
+        return self._replies[shown] if 0 <= shown < len(self._replies) else None
+
+    def _close_latest(self) -> None:
         if self._replies and not self._replies[-1].closed:
             # It will not stream any more, and only the latest reply renders in passes.
             self._render(self._replies[-1], final=True, budget=math.inf)
+
+    def _start_reply(self, prompt: str | None) -> _ReplyDoc:
+        self._close_latest()
         cursor = self._end_cursor()
+        turn_start = cursor.position()
         if prompt is not None:
             if not self.document().isEmpty():
                 cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
                 cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
             cursor.insertText(_shown_prompt(prompt), _prompt_format(self._dark))
-        reply = _ReplyDoc(len(self._replies), prompt, cursor.position(), len(self._codes))
+        index = self._hidden + len(self._replies)
+        reply = _ReplyDoc(index, prompt, turn_start, cursor.position(), len(self._codes))
         self._replies.append(reply)
         return reply
 
-    def _rebuild(self) -> None:
-        """Render the whole thread again (the palette turned light or dark)."""
+    def _hide_oldest(self, count: int) -> None:
+        """Cut the oldest `count` shown turns out of the document (freeing their layout); the note counts them."""
+        if count <= 0 or not self._replies:
+            return
+        first, kept = self._replies[0], self._replies[count:]
+        end = kept[0].turn_start if kept else self._end_cursor().position()
+        cursor = QTextCursor(self.document())
+        cursor.beginEditBlock()  # one layout pass
+        try:
+            cursor.setPosition(first.turn_start)
+            cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+            for reply in kept:
+                reply.shift(first.turn_start - end)
+            # Their copy links went with them: let go of the code too.
+            for index in range(first.code_base, kept[0].code_base if kept else len(self._codes)):
+                self._codes[index] = ""
+                self._whole_blocks.discard(index)
+            self._hidden += len(self._replies) - len(kept)
+            self._replies = kept
+            self._write_note()
+        finally:
+            cursor.endEditBlock()
+
+    def _write_note(self) -> None:
+        """The first line: how many earlier turns are not shown, and the link that shows them."""
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(self._note_end, QTextCursor.MoveMode.KeepAnchor)
+        cursor.setBlockFormat(QTextBlockFormat())
+        verb = "turn is" if self._hidden == 1 else "turns are"
+        cursor.insertText(f"{self._hidden:,} earlier {verb} not shown — ", _hidden_note_format())
+        cursor.insertText("Show all", _link_format(SHOW_ALL_LINK))
+        delta = cursor.position() - self._note_end
+        self._note_end = cursor.position()
+        for reply in self._replies:
+            reply.shift(delta)
+
+    def _clear(self) -> None:
         self._render_timer.stop()
-        old, self._replies = self._replies, []
+        self._replies = []
         self._forget_codes(0)
         self.document().clear()
+        self._note_end = 0
+
+    def _rebuild(self, earlier: Sequence[ThreadTurn] = ()) -> None:
+        """Render the whole thread again: the palette turned light or dark, or the hidden turns (`earlier`) come back."""
+        old = self._replies
+        self._clear()
+        if earlier:
+            self._hidden = 0
+        elif self._hidden:
+            self._write_note()
+        for prompt, loaded in earlier:
+            self._start_reply(prompt)
+            if loaded is not None:
+                self.load_reply(loaded)
         for reply in old:
             new = self._start_reply(reply.prompt)
             new.expanded = reply.expanded
@@ -602,6 +735,25 @@ class ReplyView(QTextBrowser):
     def _is_at_end(self) -> bool:
         bar = self.verticalScrollBar()
         return bar.value() >= bar.maximum() - 4
+
+    def _scroll_anchor(self) -> tuple[int, int, float] | None:
+        """Where the viewport's top is: a turn's number, a position in it, the pixels above; None at the end."""
+        if self._is_at_end() or not self._replies:
+            return None
+        top = self.cursorForPosition(QPoint(0, 0)).position()
+        turn = next((r for r in reversed(self._replies) if r.turn_start <= top), self._replies[0])
+        position = max(top, turn.turn_start)
+        block_y = self.document().documentLayout().blockBoundingRect(self.document().findBlock(position)).y()
+        return turn.index, position - turn.turn_start, self.verticalScrollBar().value() - block_y
+
+    def _put_anchor_back(self, anchor: tuple[int, int, float] | None) -> None:
+        turn = None if anchor is None else self._reply_at(anchor[0])
+        if anchor is None or turn is None:
+            self._scroll_to_end()
+            return
+        block = self.document().findBlock(turn.turn_start + anchor[1])
+        block_y = self.document().documentLayout().blockBoundingRect(block).y()
+        self.verticalScrollBar().setValue(round(block_y + anchor[2]))
 
     def _scroll_to_end(self) -> None:
         bar = self.verticalScrollBar()
@@ -682,6 +834,13 @@ def _note_format() -> QTextCharFormat:
     return fmt
 
 
+def _hidden_note_format() -> QTextCharFormat:
+    fmt = QTextCharFormat()
+    fmt.setFontItalic(True)
+    fmt.setForeground(QColor(_GREY))
+    return fmt
+
+
 def _reasoning_format() -> QTextCharFormat:
     fmt = QTextCharFormat()
     fmt.setForeground(QColor(_GREY))
@@ -712,11 +871,6 @@ def _copy_reply_block_format() -> QTextBlockFormat:
     fmt.setAlignment(Qt.AlignmentFlag.AlignRight)
     fmt.setTopMargin(4)
     return fmt
-
-
-#: A pasted document can be megabytes: the pane shows its start (it is sent and
-#: stored whole); laying out 5 MB of text took 1.6 s per pane.
-MAX_SHOWN_PROMPT_CHARS: Final = 20_000
 
 
 def _shown_prompt(prompt: str) -> str:

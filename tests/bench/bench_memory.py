@@ -15,10 +15,11 @@ server runs in its own process) streams `--turns` turns of `--tokens` words
 each, saving to a history file as the app does. Every 10th turn, once
 rendering has finished and after gc.collect(): VmRSS, the same after
 malloc_trim(0) (memory glibc keeps but the app no longer uses), the Qt
-objects under the window and the reply text so far; at the end, the same
-after File > New room has emptied the panes (what the old room held). Growth
-per turn should be about the text per turn, and Qt objects should not grow
-per turn (no leak).
+objects under the window, the reply text so far and the characters the panes
+show (they show the last turns only: chatroom/ui/shown_turns.py); at the end,
+the same after File > New room has emptied the panes (what the old room
+held). Once the panes show all they may, growth per turn should be about the
+text per turn, and Qt objects should not grow per turn (no leak).
 
     .venv/bin/python tests/bench/bench_memory.py [--turns 50 --tokens 2000 --rate 1000 --reply-kb 2,8 --only idle|streaming --trace]
 """
@@ -38,7 +39,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,6 +189,7 @@ class Checkpoint:
     trimmed_mb: float
     qt_objects: int
     text_bytes: int
+    shown_chars: int
 
 
 def rss_mb() -> float:
@@ -239,7 +241,8 @@ def stream_turns(args: argparse.Namespace, base_url: str, home: Path) -> tuple[C
             snapshots.append(tracemalloc.take_snapshot())
         room = window.session.room
         text = sum(len(r.text.encode()) + len(t.prompt.encode()) for t in room.turns for r in t.replies.values())
-        return Checkpoint(turn, before, trimmed, len(window.findChildren(QObject)), text)
+        shown = sum(pane.view.document().characterCount() for pane in window.panes.values())
+        return Checkpoint(turn, before, trimmed, len(window.findChildren(QObject)), text, shown)
 
     async def run() -> tuple[Checkpoint, list[Checkpoint]]:
         await asyncio.sleep(1.0)  # the first paint and the catalogue
@@ -289,23 +292,39 @@ def print_streaming(args: argparse.Namespace, base_url: str, home: Path) -> None
         f"\nStreaming, {SEATS} seats x {args.tokens} tokens of fake/lorem per turn "
         f"(@ {args.rate} tokens/s), in one process; reply states: {', '.join(sorted(states))}{traced}\n"
     )
-    print("| after turn | RSS (MB) | after malloc_trim (MB) | Qt objects | reply text (MB) |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| after turn | RSS (MB) | after malloc_trim (MB) | Qt objects | reply text (MB) | shown in the panes (M chars) |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for p in [start, *points]:
         turn = "then a new room" if p.turn < 0 else str(p.turn)
-        print(f"| {turn} | {p.rss_mb:.1f} | {p.trimmed_mb:.1f} | {p.qt_objects} | {p.text_bytes / 1e6:.2f} |")
+        print(
+            f"| {turn} | {p.rss_mb:.1f} | {p.trimmed_mb:.1f} | {p.qt_objects} | {p.text_bytes / 1e6:.2f} "
+            f"| {p.shown_chars / 1e6:.2f} |"
+        )
     points = points[:-1]
-    first, last = (points[0] if len(points) > 1 else start), points[-1]
-    turns = last.turn - first.turn
-    text_kb = (last.text_bytes - first.text_bytes) / turns / 1024
-    growth_kb = (last.rss_mb - first.rss_mb) * 1024 / turns
-    trimmed_kb = (last.trimmed_mb - first.trimmed_mb) * 1024 / turns
-    print(f"\n| per turn, turns {first.turn} to {last.turn} | KB |")
-    print("| --- | --- |")
-    print(f"| reply text | {text_kb:.0f} |")
-    print(f"| RSS growth | {growth_kb:.0f} ({growth_kb / text_kb:.1f} x the text) |")
-    print(f"| RSS growth after malloc_trim | {trimmed_kb:.0f} ({trimmed_kb / text_kb:.1f} x the text) |")
-    print(f"| Qt objects | {(last.qt_objects - first.qt_objects) / turns:+.1f} per turn |")
+    # From turn 10, and over the second half, once the panes show all they may.
+    spans = [(points[0] if len(points) > 1 else start, points[-1])]
+    if len(points) > 3:
+        spans.append((points[(len(points) - 1) // 2], points[-1]))
+    print_growth(spans)
+
+
+def print_growth(spans: list[tuple[Checkpoint, Checkpoint]]) -> None:
+    """Per turn over each span (first, last checkpoint): the reply text, and memory against it."""
+    header = " | ".join(f"turns {a.turn} to {b.turn} (KB)" for a, b in spans)
+    print(f"\n| per turn | {header} |")
+    print("| --- |" + " --- |" * len(spans))
+    text_kb = [(b.text_bytes - a.text_bytes) / 1024 / (b.turn - a.turn) for a, b in spans]
+    print("| reply text | " + " | ".join(f"{kb:.0f}" for kb in text_kb) + " |")
+    measures: list[tuple[str, Callable[[Checkpoint], float]]] = [
+        ("RSS growth", lambda p: p.rss_mb),
+        ("RSS growth after malloc_trim", lambda p: p.trimmed_mb),
+    ]
+    for name, mb in measures:
+        growth = [(mb(b) - mb(a)) * 1024 / (b.turn - a.turn) for a, b in spans]
+        cells = " | ".join(f"{kb:.0f} ({kb / text:.1f} x the text)" for kb, text in zip(growth, text_kb, strict=True))
+        print(f"| {name} | {cells} |")
+    objects = " | ".join(f"{(b.qt_objects - a.qt_objects) / (b.turn - a.turn):+.1f} per turn" for a, b in spans)
+    print(f"| Qt objects | {objects} |")
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from chatroom.core.room import Reply, ReplyState, SeatId
 from chatroom.ui.render import PLAIN_NOTE, copy_block_link, copy_reply_link, toggle_reasoning_link
-from chatroom.ui.reply_view import PASS_HTML_CHARS, RENDER_INTERVAL_MS, ReplyView
+from chatroom.ui.reply_view import PASS_HTML_CHARS, RENDER_INTERVAL_MS, SHOW_ALL_LINK, ReplyView, ThreadTurn
 from tests.fake_openrouter import FakeOpenRouter
 
 CODE = "```python\ndef greet(name):\n    return f'Hello, {name}!'\n```\n"
@@ -473,6 +473,146 @@ def test_dark_palette_renders_dark_code(qtbot: QtBot, view: ReplyView) -> None:
     html = view.toHtml()
     assert "#0d1117" in html and "#f8f8f8" not in html
     assert view.toPlainText() == "the prompt\npython · Copy\ndef greet(name):\n    return f'Hello, {name}!'\nCopy reply"
+
+
+# -- long threads ---------------------------------------------------------------
+
+
+def stream_turns(view: ReplyView, count: int, *, keep: int) -> list[ThreadTurn]:
+    """`count` turns shown as the window shows them, at most `keep` at a time; the whole thread."""
+    turns: list[ThreadTurn] = []
+    for n in range(1, count + 1):
+        reply = _reply(f"Answer {n}.\n\n" + "Some words to read. " * 40 + f"\n\n```\ncode {n}\n```\n", f"thought {n}")
+        turns.append((f"prompt {n}", reply))
+        view.show_prompt(f"prompt {n}", keep_turns=keep)
+        view.append_reasoning(reply.reasoning)
+        view.append_text(reply.text)
+        view.end_reply(reply.state)
+    return turns
+
+
+def shown_prompts(view: ReplyView) -> list[str]:
+    return [line for line in view.toPlainText().splitlines() if line.startswith("prompt ")]
+
+
+def test_a_new_prompt_hides_the_oldest_turns_behind_a_note(
+    qtbot: QtBot, view: ReplyView, clean_clipboard: None
+) -> None:
+    stream_turns(view, 5, keep=3)
+    assert view.hidden_turns == 2
+    assert view.toPlainText().startswith("2 earlier turns are not shown — Show all\n\nprompt 3\n▸ Reasoning")
+    assert shown_prompts(view) == ["prompt 3", "prompt 4", "prompt 5"]
+    assert "Answer 2." not in view.toPlainText()
+    # The shown turns keep their numbers: links reach their own reasoning, reply and code.
+    click_link(qtbot, view, toggle_reasoning_link(3))
+    assert "thought 4" in view.toPlainText() and "thought 3" not in view.toPlainText()
+    click_link(qtbot, view, copy_reply_link(2))
+    assert QApplication.clipboard().text().startswith("Answer 3.")
+    click_link(qtbot, view, copy_block_link(4))
+    assert QApplication.clipboard().text() == "code 5\n"
+    assert view.reply_text().startswith("Answer 5.")
+
+
+def test_hidden_turns_leave_the_document(view: ReplyView) -> None:
+    stream_turns(view, 5, keep=3)
+    blocks, characters = view.document().blockCount(), view.document().characterCount()
+    view.load_turns([], 0)  # start again
+    stream_turns(view, 9, keep=3)
+    assert view.hidden_turns == 6 and shown_prompts(view) == ["prompt 7", "prompt 8", "prompt 9"]
+    assert view.document().blockCount() == blocks
+    assert view.document().characterCount() == characters
+
+
+def test_one_hidden_turn_is_counted_in_the_singular(view: ReplyView) -> None:
+    stream_turns(view, 3, keep=3)
+    view.show_prompt("prompt 4", keep_turns=3)
+    assert view.toPlainText().startswith("1 earlier turn is not shown — Show all\n\nprompt 2\n")
+
+
+def test_the_show_all_link_asks_for_every_turn(qtbot: QtBot, view: ReplyView) -> None:
+    stream_turns(view, 4, keep=2)
+    with qtbot.waitSignal(view.show_all_requested, timeout=1000):
+        click_link(qtbot, view, SHOW_ALL_LINK)
+
+
+def test_the_show_all_link_is_the_first_stop_for_the_keyboard(qtbot: QtBot, view: ReplyView) -> None:
+    stream_turns(view, 4, keep=2)
+    view.setFocus()
+    view.moveCursor(QTextCursor.MoveOperation.Start)
+    qtbot.keyClick(view, Qt.Key.Key_Tab)
+    assert view.textCursor().selectedText() == "Show all"
+    with qtbot.waitSignal(view.show_all_requested, timeout=1000):
+        qtbot.keyClick(view, Qt.Key.Key_Return)
+
+
+def test_show_all_brings_back_the_hidden_turns_and_keeps_the_reader_in_place(qtbot: QtBot, view: ReplyView) -> None:
+    turns = stream_turns(view, 12, keep=4)
+    bar = view.verticalScrollBar()
+    bar.setValue(bar.maximum() // 2)  # reading the middle of what is shown
+    top = view.cursorForPosition(QPoint(0, 0)).position()
+    top_y = view.cursorRect(_cursor_at(view, top)).top()
+    characters = view.document().characterCount()
+    view.show_all(turns)
+    assert view.hidden_turns == 0
+    assert shown_prompts(view) == [f"prompt {n}" for n in range(1, 13)]
+    assert not view.toPlainText().startswith("8 earlier")
+    # Everything came in above what was shown, which kept its place on screen.
+    moved = view.document().characterCount() - characters
+    assert view.cursorForPosition(QPoint(0, 0)).position() == top + moved
+    assert view.cursorRect(_cursor_at(view, top + moved)).top() == top_y
+    click_link(qtbot, view, toggle_reasoning_link(0))  # the numbers still match the links
+    assert "thought 1" in view.toPlainText()
+
+
+def test_show_all_at_the_end_stays_at_the_end(view: ReplyView) -> None:
+    turns = stream_turns(view, 10, keep=3)
+    bar = view.verticalScrollBar()
+    assert bar.value() == bar.maximum()
+    view.show_all(turns)
+    assert bar.value() == bar.maximum() > 0
+
+
+def test_show_all_while_the_latest_reply_streams(view: ReplyView) -> None:
+    turns = stream_turns(view, 5, keep=2)
+    view.show_prompt("prompt 6", keep_turns=2)
+    view.append_text("Streaming **so far**\n\nand")
+    view.on_render_timer_timeout()
+    view.show_all([*turns, ("prompt 6", None)])
+    view.append_text(" more")
+    view.end_reply(ReplyState.DONE)
+    assert shown_prompts(view) == [f"prompt {n}" for n in range(1, 7)]
+    assert view.toPlainText().endswith("prompt 6\nStreaming so far\nand more\nCopy reply")
+    assert view.reply_text() == "Streaming **so far**\n\nand more"
+
+
+def test_a_loaded_thread_shows_its_last_turns_and_can_show_all(view: ReplyView) -> None:
+    turns: list[ThreadTurn] = [(f"prompt {n}", _reply(f"Answer {n}.")) for n in range(1, 8)]
+    turns.insert(0, ("prompt 0", None))  # before this seat sat
+    view.load_turns(turns, 3)
+    assert view.hidden_turns == 5
+    assert view.toPlainText() == (
+        "5 earlier turns are not shown — Show all\n\n"
+        "prompt 5\nAnswer 5.\nCopy reply\n\nprompt 6\nAnswer 6.\nCopy reply\n\nprompt 7\nAnswer 7.\nCopy reply"
+    )
+    view.show_all(turns)
+    assert view.toPlainText().startswith("prompt 0\n\nprompt 1\nAnswer 1.\nCopy reply\n\nprompt 2\n")
+    assert shown_prompts(view) == [f"prompt {n}" for n in range(8)]
+
+
+def test_a_new_palette_keeps_the_note(view: ReplyView) -> None:
+    stream_turns(view, 4, keep=2)
+    text = view.toPlainText()
+    palette = view.palette()
+    palette.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
+    view.setPalette(palette)
+    assert view.toPlainText() == text
+    assert view.hidden_turns == 2
+
+
+def _cursor_at(view: ReplyView, position: int) -> QTextCursor:
+    cursor = QTextCursor(view.document())
+    cursor.setPosition(position)
+    return cursor
 
 
 def _reply(text: str, reasoning: str = "", state: ReplyState = ReplyState.DONE) -> Reply:
