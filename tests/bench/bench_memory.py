@@ -203,20 +203,19 @@ def malloc_trim() -> None:
 
 def stream_turns(args: argparse.Namespace, base_url: str, home: Path) -> tuple[Checkpoint, list[Checkpoint], set[str]]:
     """Stream the turns in this process; the checkpoint before the first turn and every 10th."""
-    import qasync
     from PySide6.QtCore import QObject, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
     from chatroom.app import create_window
     from chatroom.core.secrets import KeyStore
     from chatroom.core.settings import Settings
+    from chatroom.ui.event_loop import create_event_loop
 
     # The offscreen platform's complaint about size hints, once per pane and turn.
     qInstallMessageHandler(lambda kind, context, text: None if "propagateSizeHints" in text else print(text, file=sys.stderr))
     app = QApplication([])
     app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    loop = create_event_loop(app)  # the app's loop, with its timer fix
     models = [f"fake/lorem?rate={args.rate}&seat={i}" for i in range(SEATS)]
     window = create_window(
         Settings(params={"max_tokens": args.tokens}),
@@ -265,7 +264,7 @@ def stream_turns(args: argparse.Namespace, base_url: str, home: Path) -> tuple[C
         await window.session.aclose()
         return start, points
 
-    with loop:
+    with loop:  # type: ignore[attr-defined]  # qasync's loop is a context manager
         start, points = loop.run_until_complete(run())
     if len(snapshots) > 3:  # turn 0, 10, 20, ..., then the new room
         print_python_growth(snapshots[1], snapshots[-2], points[-2].turn - points[0].turn)
