@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from chatroom.ui.main_window import MainWindow
     from chatroom.ui.single_instance import SingleInstance
 
-__all__ = ["EXIT_AFTER_FIRST_PAINT", "build_parser", "create_window", "main", "seconds_since_start"]
+__all__ = ["EXIT_AFTER_FIRST_PAINT", "build_parser", "create_window", "handed_models", "main", "seconds_since_start"]
 
 log = logging.getLogger("chatroom")
 
@@ -300,6 +300,8 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
     def on_instance_activation_requested(argv: list[str], activation_token: str) -> None:
         log.info("a second start handed over; its arguments: %s", argv)
         bring_to_front(window, activation_token)
+        # `chatroom --model X` while Chatroom runs: seat X in the open window.
+        window.seat_models(handed_models(argv))
 
     instance.activation_requested.connect(on_instance_activation_requested)
     FirstPaintWatch(window, instance.listen)  # QtNetwork can wait for the first frame
@@ -358,6 +360,17 @@ def _run_event_loop(app: QApplication, window: MainWindow) -> None:
 
     with loop:  # type: ignore[attr-defined]  # qasync's loop is a context manager
         loop.run_until_complete(run())
+
+
+def handed_models(argv: Sequence[str]) -> list[str]:
+    """The `--model` values of a second start's arguments (never exits, unlike argparse)."""
+    models: list[str] = []
+    for index, arg in enumerate(argv):
+        if arg == "--model" and index + 1 < len(argv):
+            models.append(argv[index + 1])
+        elif arg.startswith("--model="):
+            models.append(arg.removeprefix("--model="))
+    return [model for model in models if model.strip()]
 
 
 def seconds_since_start() -> float:

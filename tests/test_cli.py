@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from chatroom import __version__
+from chatroom.app import handed_models
 from tests.fake_openrouter import FakeOpenRouter
 
 
@@ -133,3 +134,9 @@ def test_export_errors_are_one_line(private_dirs: Path, tmp_path: Path) -> None:
     assert "no-such-room" in unknown.stderr
     bad_format = chatroom("export", "x", "--format", "pdf", "-o", str(tmp_path / "x.pdf"))
     assert bad_format.returncode == 2 and bad_format.stderr.count("\n") == 1
+
+
+def test_a_second_starts_models_are_read_without_argparse() -> None:
+    argv = ["--base-url", "http://127.0.0.1:1/v1", "--model", "a/b", "--model=c/d", "--debug", "--model"]
+    assert handed_models(argv) == ["a/b", "c/d"]
+    assert handed_models(["--model", " "]) == []

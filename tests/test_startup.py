@@ -110,6 +110,10 @@ def test_a_second_start_brings_the_first_forward_and_exits(
             assert time.monotonic() < deadline, log_text()
             time.sleep(0.05)
         assert "'--model', 'fake/lorem'" in log_text()
+        # The first window seats the model the second start asked for.
+        while "seating fake/lorem, asked by a second start" not in log_text():
+            assert time.monotonic() < deadline, log_text()
+            time.sleep(0.05)
         # Commands for scripts never look for a running window.
         assert run("--version").stdout == f"chatroom {__version__}\n"
         assert run("list").returncode == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -549,6 +549,12 @@ class MainWindow(QMainWindow):
         self.catalogs.refresh(list(endpoint_configs(self.settings, self._base_url_override)), only_stale=True)
         if picker.exec() and (chosen := picker.chosen()) is not None:
             endpoint, model = chosen
+            self._seat_model(model, endpoint)
+
+    def seat_models(self, models: Sequence[str], endpoint: str = "openrouter") -> None:
+        """Seat each model, as Add seat does (a second start's --model lands here)."""
+        for model in models:
+            log.info("seating %s, asked by a second start", model)
             self._seat_model(model, endpoint)
 
     def _seat_model(self, model: str, endpoint: str) -> None:
