@@ -27,7 +27,7 @@ from chatroom.core.errors import (
     ServerError,
 )
 from chatroom.core.params import ParamValue, changed_params
-from chatroom.core.room import Message, Usage
+from chatroom.core.room import Message, Reply, Usage
 
 __all__ = [
     "Delta",
@@ -36,6 +36,7 @@ __all__ = [
     "Retrying",
     "StreamEvent",
     "UsageReport",
+    "apply_event",
     "build_request",
     "error_from_body",
     "events_from_data",
@@ -81,6 +82,18 @@ class Retrying:
 
 
 StreamEvent = Delta | ReasoningDelta | UsageReport | Finished | Retrying
+
+
+def apply_event(reply: Reply, event: StreamEvent) -> None:
+    """What a stream event changes in its reply (a Retrying notice changes nothing)."""
+    if isinstance(event, Delta):
+        reply.append_text(event.text)
+    elif isinstance(event, ReasoningDelta):
+        reply.append_reasoning(event.text)
+    elif isinstance(event, UsageReport):
+        reply.usage = event.usage
+    elif isinstance(event, Finished):
+        reply.finish_reason = event.reason
 
 
 def build_request(

@@ -33,11 +33,10 @@ from chatroom.core.logs import redact
 from chatroom.core.metrics import estimate_tokens
 from chatroom.core.protocol import (
     Delta,
-    Finished,
     ReasoningDelta,
     Retrying,
     StreamEvent,
-    UsageReport,
+    apply_event,
     build_request,
 )
 from chatroom.core.room import Reply, ReplyState, Room, Seat, SeatId, Turn
@@ -455,25 +454,19 @@ class RoomSession(QObject):
     def _apply(self, seat_id: SeatId, reply: Reply, event: StreamEvent) -> None:
         if not self._is_current(seat_id):
             return  # a reply of a room the user left: stopping, nothing to show
+        was_streaming = reply.state is ReplyState.STREAMING
+        apply_event(reply, event)
         if isinstance(event, Delta):
-            was_streaming = reply.state is ReplyState.STREAMING
-            reply.append_text(event.text)
             self._pending.setdefault(seat_id, []).append(event.text)
             self._saving[seat_id](reply, force=not was_streaming)
             if not was_streaming:
                 self._status.pop(seat_id, None)
                 self.reply_changed.emit(seat_id)
         elif isinstance(event, ReasoningDelta):
-            was_streaming = reply.state is ReplyState.STREAMING
-            reply.append_reasoning(event.text)
             self._pending_reasoning.setdefault(seat_id, []).append(event.text)
             if not was_streaming:
                 self._status[seat_id] = "reasoning…"
                 self.reply_changed.emit(seat_id)
-        elif isinstance(event, UsageReport):
-            reply.usage = event.usage
-        elif isinstance(event, Finished):
-            reply.finish_reason = event.reason
         elif isinstance(event, Retrying):
             # To the nearest second: a hint of 1 s is waited for 1.05–1.25 s.
             delay_s = max(1, round(event.delay_s))

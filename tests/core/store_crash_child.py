@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from chatroom.core.client import ChatClient
-from chatroom.core.protocol import Delta, Finished, ReasoningDelta, StreamEvent, UsageReport, build_request
+from chatroom.core.protocol import apply_event, build_request
 from chatroom.core.room import Reply, ReplyState, Room
 from chatroom.core.store import Store
 
@@ -54,17 +54,6 @@ class Saver:
         print(f"saved {len(reply.text)}", flush=True)
 
 
-def apply(reply: Reply, event: StreamEvent) -> None:
-    if isinstance(event, Delta):
-        reply.append_text(event.text)
-    elif isinstance(event, ReasoningDelta):
-        reply.append_reasoning(event.text)
-    elif isinstance(event, UsageReport):
-        reply.usage = event.usage
-    elif isinstance(event, Finished):
-        reply.finish_reason = event.reason
-
-
 async def stream(base_url: str, store: Store) -> None:
     room = Room()
     seat = room.add_seat(MODEL, params={"max_tokens": MAX_TOKENS})
@@ -78,7 +67,7 @@ async def stream(base_url: str, store: Store) -> None:
     try:
         async with contextlib.aclosing(client.stream_chat(body)) as events:
             async for event in events:
-                apply(reply, event)
+                apply_event(reply, event)
                 saver.on_event(reply)
         reply.move_to(ReplyState.DONE)
         saver.save(reply)

@@ -26,7 +26,7 @@ from chatroom.core.metrics import (
     reply_metrics,
 )
 from chatroom.core.params import ParamValue
-from chatroom.core.protocol import Delta, Finished, ReasoningDelta, UsageReport, build_request
+from chatroom.core.protocol import Delta, apply_event, build_request
 from chatroom.core.room import Reply, ReplyState, SeatId, Usage
 from chatroom.core.secrets import ApiKey
 from tests.conftest import TEST_KEY
@@ -262,15 +262,9 @@ async def stream_into_reply(
     reply = Reply(S1)
     body = build_request(model, [{"role": "user", "content": "hello there world"}], params)
     async for event in client.stream_chat(body):
+        apply_event(reply, event)
         if isinstance(event, Delta):
-            reply.append_text(event.text)
             on_delta(reply)
-        elif isinstance(event, ReasoningDelta):
-            reply.append_reasoning(event.text)
-        elif isinstance(event, UsageReport):
-            reply.usage = event.usage
-        elif isinstance(event, Finished):
-            reply.finish_reason = event.reason
     reply.move_to(ReplyState.DONE)
     return reply
 

@@ -40,14 +40,16 @@ from chatroom.core.protocol import (
     Delta,
     Finished,
     ReasoningDelta,
+    Retrying,
     StreamEvent,
     UsageReport,
+    apply_event,
     build_request,
     error_from_body,
     events_from_data,
     parse_retry_after,
 )
-from chatroom.core.room import ReplyState, Room, Usage
+from chatroom.core.room import Reply, ReplyState, Room, SeatId, Usage
 from tests.fake_openrouter.scenarios import error_for_status
 
 # ---------------------------------------------------------------- build_request
@@ -575,3 +577,23 @@ def test_broken_json_in_the_stream_raises_malformed_response() -> None:
 def test_a_body_that_is_not_an_event_stream_is_malformed() -> None:
     with pytest.raises(MalformedResponse, match="did not send an event stream"):
         events_from([b'{"choices": []}'], content_type="application/json")
+
+
+# ---------------------------------------------------------------- apply_event
+
+
+def test_apply_event_fills_the_reply_and_a_retry_notice_changes_nothing() -> None:
+    reply = Reply(SeatId("s1"))
+    apply_event(reply, Retrying(1, 0.5, "Rate limited"))
+    assert (reply.state.value, reply.text) == ("waiting", "")  # unchanged
+    for event in (
+        ReasoningDelta("think "),
+        Delta("Hel"),
+        Delta("lo"),
+        UsageReport(Usage(prompt_tokens=3, completion_tokens=2)),
+        Finished("stop"),
+    ):
+        apply_event(reply, event)
+    assert reply.state is ReplyState.STREAMING  # the stream's end, not an event, finishes it
+    assert (reply.text, reply.reasoning, reply.finish_reason) == ("Hello", "think ", "stop")
+    assert reply.usage == Usage(prompt_tokens=3, completion_tokens=2)
