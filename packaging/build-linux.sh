@@ -13,6 +13,9 @@
 # (installed if missing) and fails on its errors and warnings; the accepted
 # ones are in packaging/linux/lintian-overrides. Prints a size table at the end.
 set -euo pipefail
+# With pipefail, `producer | head` fails at random: head exits after its lines
+# and the producer dies of SIGPIPE (exit 141) if it was still writing. Take
+# the first lines with `sed -n 1p` / `sed -n 1,10p`, which read to the end.
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -112,7 +115,7 @@ package_of() {
   local path="$1" alt owner
   case "$path" in /usr/*) alt="${path#/usr}" ;; *) alt="/usr$path" ;; esac
   for candidate in "$path" "$alt" "$(readlink -f "$path")"; do
-    owner="$(dpkg -S "$candidate" 2>/dev/null | head -n1 | cut -d: -f1)" && [ -n "$owner" ] && {
+    owner="$(dpkg -S "$candidate" 2>/dev/null | sed -n 1p | cut -d: -f1)" && [ -n "$owner" ] && {
       echo "$owner"
       return 0
     }
@@ -176,7 +179,7 @@ build_tarball() {
 }
 
 metainfo_id() {
-  sed -n 's:.*<id>[[:space:]]*\([^<[:space:]]*\)[[:space:]]*</id>.*:\1:p' resources/chatroom.metainfo.xml | head -n1
+  sed -n 's:.*<id>[[:space:]]*\([^<[:space:]]*\)[[:space:]]*</id>.*:\1:p' resources/chatroom.metainfo.xml | sed -n 1p
 }
 
 stage_deb_files() {
@@ -308,7 +311,7 @@ print_sizes() {
   printf '| %s | %s |\n' "$(basename "$DEB")" "$(mb "$(stat -c %s "$DEB")")"
   printf '| build time (PyInstaller, tar.gz and .deb) | %s s |\n' "$BUILD_SECONDS"
   printf '\nTen largest files of the bundle:\n\n| file | MiB |\n| --- | ---: |\n'
-  find "$BUNDLE" -type f -printf '%s\t%P\n' | sort -rn | head -n 10 | while IFS=$'\t' read -r bytes path; do
+  find "$BUNDLE" -type f -printf '%s\t%P\n' | sort -rn | sed -n 1,10p | while IFS=$'\t' read -r bytes path; do
     printf '| %s | %s |\n' "$path" "$(mb "$bytes")"
   done
 }

@@ -17,6 +17,9 @@
 # PY (default build/venv/bin/python) runs the fake server from this checkout
 # and stores the key; it needs the `keyring` package.
 set -euo pipefail
+# With pipefail, `producer | head` fails at random: head exits after its lines
+# and the producer dies of SIGPIPE (exit 141) if it was still writing. Take
+# the first lines with `sed -n 1p` / `sed -n 1,10p`, which read to the end.
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
@@ -28,9 +31,9 @@ die() { echo "$0: FAILED: $*" >&2; exit 1; }
 # -- inside Xvfb and a keyring session: one turn with the installed app --------
 
 wait_for_line() {  # FILE SECONDS: the first line of FILE once it has one
-  local _
+  local _ line
   for _ in $(seq $(($2 * 10))); do
-    [ -s "$1" ] && head -n1 "$1" | grep -q . && { head -n1 "$1"; return 0; }
+    [ -s "$1" ] && line="$(sed -n 1p "$1")" && [ -n "$line" ] && { echo "$line"; return 0; }
     sleep 0.1
   done
   return 1
@@ -64,7 +67,7 @@ one_turn() {
   say "window on Xvfb ($DISPLAY), fake server at $url"
   chatroom --base-url "$url" --model fake/echo >"$work/app.log" 2>&1 &
   APP_PID=$!
-  wid="$(timeout 60 xdotool search --sync --onlyvisible --name '^Chatroom' | head -n1)" \
+  wid="$(timeout 60 xdotool search --sync --onlyvisible --name '^Chatroom' | sed -n 1p)" \
     || die "no Chatroom window within 60 s; the app said: $(cat "$work/app.log")"
   xdotool windowfocus --sync "$wid"
   xdotool type --delay 20 "$PROMPT"
@@ -72,7 +75,7 @@ one_turn() {
 
   say "waiting for the reply to stream and be saved"
   for _ in $(seq 300); do
-    room="$(chatroom list | head -n1 | cut -f1)"
+    room="$(chatroom list | sed -n 1p | cut -f1)"
     if [ -n "$room" ] && chatroom export "$room" --format json -o "$work/room.json" 2>/dev/null \
       && saved_reply_done "$work/room.json"; then
       break
@@ -118,7 +121,7 @@ while [ $# -gt 0 ]; do
     *) DEB="$1"; shift ;;
   esac
 done
-[ -n "$DEB" ] || DEB="$(ls -t dist/chatroom_*.deb 2>/dev/null | head -n1)"
+[ -n "$DEB" ] || DEB="$(ls -t dist/chatroom_*.deb 2>/dev/null | sed -n 1p)"
 [ -f "$DEB" ] || die "no .deb given and none in dist/: run packaging/build-linux.sh first"
 [ "$(id -u)" -eq 0 ] || die "run as root: it installs and removes a package"
 "$PYTHON_FOR_TESTS" -c 'import keyring' || die "$PYTHON_FOR_TESTS cannot import keyring (see --python)"
