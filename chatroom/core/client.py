@@ -14,13 +14,21 @@ import contextlib
 import functools
 import random
 import ssl
+import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Final
 from urllib.parse import quote, urlsplit
 
 import certifi
-import httpx
-import httpx_sse
+
+# httpx's __init__ imports its command-line tool when click and rich happen to
+# be installed: with pygments.lexers that is about 10 MB of RSS and 60 ms the
+# app never uses. A None entry makes that import fail, and httpx falls back to
+# a stub `httpx.main` (its own `except ImportError`). tests/test_client.py
+# checks that none of them loads.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+import httpx  # noqa: E402  (after the entry above)
+import httpx_sse  # noqa: E402
 
 from chatroom import __version__
 from chatroom.core.errors import (

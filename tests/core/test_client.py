@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib.util
 import logging
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Mapping
 
@@ -628,3 +631,17 @@ def test_the_key_is_in_no_error_event_or_log(
     for record in caplog.records:
         assert canary not in record.getMessage(), record.name
     assert canary not in caplog.text
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("rich") is None or importlib.util.find_spec("click") is None,
+    reason="httpx imports its command-line tool only when rich and click are installed",
+)
+def test_the_client_module_keeps_httpx_from_loading_its_command_line_tool() -> None:
+    # A fresh interpreter: this one may have loaded rich for another reason.
+    script = (
+        "import sys, chatroom.core.client, httpx; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'click', 'pygments'}), callable(httpx.main))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["[]", "True"]
