@@ -250,6 +250,7 @@ def _import_core_before_qt() -> None:
     (looking for "PySide6" in it, for its `__feature__` switches): about
     0.4 ms a module, which the core and the standard modules it imports
     never need. Measured: platformdirs imports in 3 ms before PySide6, 6 ms after.
+    (`chatroom.ui.pyside_sources` makes that read cheaper and keeps nothing.)
     """
     import chatroom.core.logs  # noqa: F401  (with logging.handlers)
     import chatroom.core.metrics  # noqa: F401  (with the room model and the catalogue)
@@ -263,6 +264,9 @@ def _run_gui(base_url: str | None, models: Sequence[str]) -> int:
 
     _import_core_before_qt()
     try:
+        from chatroom.ui.pyside_sources import load_qt
+
+        load_qt()  # first, so that PySide6's import hook keeps no module's source
         from chatroom.ui.application import bring_to_front, create_application
     except ImportError as exc:  # PySide6 found, a system library it links to not
         explained = qt_requirements.explain_import_error(str(exc))
