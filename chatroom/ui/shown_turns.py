@@ -29,8 +29,10 @@ __all__ = ["MAX_SHOWN_PROMPT_CHARS", "MAX_SHOWN_TURNS", "MIN_SHOWN_TURNS", "SHOW
 #: At most this many turns are shown in each pane; older ones are behind the note.
 MAX_SHOWN_TURNS: Final = 30
 #: Characters of prompts and replies one pane shows at most (the latest
-#: `MIN_SHOWN_TURNS` turns excepted): about 8 MB of layout per pane.
-SHOWN_CHARS: Final = 120_000
+#: `MIN_SHOWN_TURNS` turns excepted): about 4 MB of layout per pane, some
+#: 1,000 lines of a pane's width. 120,000 kept a reopened room of 8 KB
+#: replies 14-17 MB over the 130 MB idle target (docs/performance.md).
+SHOWN_CHARS: Final = 60_000
 #: The new turn and the one before it are always shown, whatever their length.
 MIN_SHOWN_TURNS: Final = 2
 #: A pasted document can be megabytes: the pane shows its start (it is sent and
