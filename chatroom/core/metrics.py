@@ -34,6 +34,10 @@ _SMALLEST_USD: Final = Decimal("0.000001")
 _CENT: Final = Decimal("0.01")
 _SEPARATOR: Final = " · "
 _COUNT_WORDS_UP_TO: Final = 100_000
+#: Tokens that all arrived within this span have no meaningful rate: a server
+#: that sends a reply in one burst (or a transcript made without streaming)
+#: would show millions of tokens/s and top the speed ranking.
+MIN_RATE_SPAN_S: Final = 0.02
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,8 @@ def _rate(reply: Reply, completion: int | None, now: float | None) -> float | No
     """Tokens per second after the first token.
 
     The first token starts the clock, so n tokens span n - 1 intervals: a
-    stream at 100 tokens/s measures 100, not 100 × n / (n - 1).
+    stream at 100 tokens/s measures 100, not 100 × n / (n - 1). None until
+    the tokens span MIN_RATE_SPAN_S.
     """
     if reply.first_token_at is None or completion is None or completion < 2:
         return None
@@ -120,7 +125,7 @@ def _rate(reply: Reply, completion: int | None, now: float | None) -> float | No
     if end is None:
         end = time.time() if now is None else now
     duration_s = end - reply.first_token_at
-    return (completion - 1) / duration_s if duration_s > 0 else None
+    return (completion - 1) / duration_s if duration_s >= MIN_RATE_SPAN_S else None
 
 
 def _token_counts(reply: Reply, prompt_text: str) -> tuple[int | None, int | None, bool]:

@@ -142,6 +142,8 @@ def test_started_at_replaces_created_at() -> None:
     [
         ("one", None, 105.0),  # a single token has no rate yet
         ("one two three", 100.0, None),  # zero duration
+        ("one two three " * 700, 100.000_001, None),  # 2,100 tokens in one burst: no rate, not 2e9 tok/s
+        ("one two three", None, 100.019),  # under MIN_RATE_SPAN_S
         ("one two three", None, 99.0),  # a clock behind the first token
     ],
 )

@@ -61,7 +61,10 @@ def test_the_same_model_twice_with_different_temperatures(
 def test_metrics_cost_and_comparison(qtbot: QtBot, make_window: WindowFactory) -> None:
     window = make_window([GPT, HAIKU, "fake/lorem?rate=200"])
     with_catalogue(qtbot, window)
-    qtbot.keyClicks(window.prompt_edit, "How are you today?")
+    # The echoing seats send a word every 2 ms: 21 words span 40 ms, enough for a
+    # rate (metrics.MIN_RATE_SPAN_S); a 4-word echo arrives too fast to have one.
+    prompt = "How are you today? Tell me in a few short words how the weather is where you are right now."
+    qtbot.keyClicks(window.prompt_edit, prompt)
     qtbot.waitUntil(lambda: window.cost_label.text().startswith("≈ $"), timeout=TIMEOUT_MS)
     send(qtbot, window, "")
     wait_idle(qtbot, window)
