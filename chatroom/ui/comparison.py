@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
 from chatroom.core.metrics import ReplyMetrics, format_usd, rank_replies
@@ -37,7 +38,13 @@ def _cost(metrics: ReplyMetrics) -> str | None:
 
 
 class ComparisonStrip(QLabel):
-    """One line per measure, seats best first; hidden with fewer than two replies."""
+    """One line per measure, seats best first; hidden with fewer than two replies.
+
+    Its rankings wrap, and the height the wrapped text needs becomes its
+    minimum height: a wrapping label's height-for-width does not reach the
+    window's splitter, which otherwise squeezed the composer and cut the
+    last lines off.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +74,15 @@ class ComparisonStrip(QLabel):
                 lines.append(f"<b>{title}:</b> " + " &gt; ".join(entries))
         self.setText("<br>".join(lines))
         self.setVisible(bool(lines))
+        self._fit_height()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._fit_height()
+
+    def _fit_height(self) -> None:
+        self.setMinimumHeight(self.heightForWidth(self.width()) if self.isVisible() else 0)
 
     def plain_text(self) -> str:
         """The strip as a screen reader or a test reads it."""

@@ -174,3 +174,18 @@ def test_rerun_every_prompt_of_the_room(
     assert [m["content"] for m in fake_server.chat_requests()[-1].body["messages"]] == [
         "one", "one", "two", "two", "three"
     ]
+
+
+def test_the_comparison_strip_is_never_cut_off(qtbot: QtBot, make_window: WindowFactory) -> None:
+    # Four seats with long labels in a small window: each ranking wraps over
+    # several lines, and the composer grows to show every one of them.
+    window = make_window([GPT, HAIKU, "fake/lorem?rate=500&max_tokens=30", "fake/reasoning"])
+    window.resize(900, 600)
+    with_catalogue(qtbot, window)
+    send(qtbot, window, "How are you today? Tell me in a few short words how the weather is where you are.")
+    wait_idle(qtbot, window)
+    strip = window.comparison
+    qtbot.waitUntil(strip.isVisible, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: strip.height() >= strip.heightForWidth(strip.width()), timeout=TIMEOUT_MS)
+    assert strip.heightForWidth(strip.width()) > 5 * strip.fontMetrics().lineSpacing()  # it did wrap
+    assert window.prompt_edit.height() >= window.prompt_edit.minimumSizeHint().height()
