@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import PySide6
-from PySide6.QtCore import QByteArray, QStringListModel, Qt, QTimer, QUrl, Signal, Slot, qVersion
+from PySide6.QtCore import QByteArray, QSize, QStringListModel, Qt, QTimer, QUrl, Signal, Slot, qVersion
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -93,6 +93,19 @@ LOCAL_ENDPOINT: Final = "local"
 #: shows if it has not painted by then (mapped minimised, say).
 FIRST_PAINT_FALLBACK_MS: Final = 2000
 _WELCOME_PAGE, _HINT_PAGE, _PANES_PAGE = range(3)
+#: The window's size on a first start (later starts restore the last one).
+FIRST_SIZE: Final = QSize(1200, 780)
+#: ...but never more than this share of the screen's free area: a laptop's
+#: 1366x768 screen has about 740 pixels under its panel, and a window taller
+#: than that hides the composer under the task bar where nothing moves it.
+_MAX_SCREEN_SHARE: Final = 0.95
+
+
+def first_size(available: QSize) -> QSize:
+    """FIRST_SIZE, shrunk to fit a screen whose free area is `available`."""
+    return FIRST_SIZE.boundedTo(
+        QSize(int(available.width() * _MAX_SCREEN_SHARE), int(available.height() * _MAX_SCREEN_SHARE))
+    )
 
 
 def endpoint_configs(settings: Settings, base_url_override: str | None) -> dict[str, EndpointConfig]:
@@ -197,7 +210,13 @@ class MainWindow(QMainWindow):
         self._is_closed = False
         self.setWindowTitle("Chatroom")
         self.setObjectName("MainWindow")
-        self.resize(1200, 780)
+        screen = self.screen()
+        # The offscreen platform's screen is a made-up 800x800: tests and
+        # benchmarks keep the size a real screen gets.
+        if screen is None or QApplication.platformName() == "offscreen":
+            self.resize(FIRST_SIZE)
+        else:
+            self.resize(first_size(screen.availableGeometry().size()))
 
         self._build_seat_bar()
         self._build_banner()

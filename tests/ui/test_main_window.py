@@ -6,8 +6,9 @@ import socket
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QPushButton
+import pytest
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from chatroom.core.room import ReplyState
@@ -387,3 +388,21 @@ def test_seats_queue_behind_a_one_at_a_time_local_server(
         # One request at a time: each began after the previous one's reply ended.
         starts = [r.received_at_s for r in local.chat_requests()]
         assert starts[1] - starts[0] > 0.25 and starts[2] - starts[1] > 0.25
+
+
+def test_the_first_window_fits_a_small_screen() -> None:
+    from chatroom.ui.main_window import FIRST_SIZE, first_size
+
+    assert first_size(QSize(1920, 1050)) == FIRST_SIZE
+    assert first_size(QSize(1366, 740)) == QSize(1200, 703)  # a laptop under its panel
+    assert first_size(QSize(1024, 700)) == QSize(972, 665)
+
+
+def test_a_first_start_on_a_real_screen_fits_its_free_area(
+    qtbot: QtBot, make_window: WindowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Offscreen keeps FIRST_SIZE; as another platform its 800x800 screen is a small one.
+    monkeypatch.setattr(QApplication, "platformName", staticmethod(lambda: "xcb"))
+    window = make_window()
+    available = window.screen().availableGeometry()
+    assert window.width() <= available.width() and window.height() <= available.height()
