@@ -51,6 +51,7 @@ class HistoryController(QObject):
         self.dock.setWidget(self.panel)
         window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
         self.panel.room_chosen.connect(self.on_panel_room_chosen)
+        self.panel.turn_chosen.connect(self.on_panel_turn_chosen)
         self.panel.search_changed.connect(self.on_panel_search_changed)
         self.panel.rename_requested.connect(self.on_panel_rename_requested)
         self.panel.pin_requested.connect(self.on_panel_pin_requested)
@@ -105,6 +106,20 @@ class HistoryController(QObject):
         if room_id == self._session.room.id:
             return
         self._run(lambda store: store.load_room(room_id), self._opened)
+
+    @Slot(str, int)
+    def on_panel_turn_chosen(self, room_id: str, turn: int) -> None:
+        """A search hit: its room, scrolled to the turn that matched."""
+        if room_id == self._session.room.id:
+            self._window.go_to_turn(turn)
+            return
+
+        def opened(result: Room | None | BaseException) -> None:
+            self._opened(result)
+            if isinstance(result, Room) and self._session.room is result:
+                self._window.go_to_turn(turn)
+
+        self._run(lambda store: store.load_room(room_id), opened)
 
     def _opened(self, result: Room | None | BaseException) -> None:
         if isinstance(result, BaseException):

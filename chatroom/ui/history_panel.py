@@ -29,6 +29,7 @@ __all__ = ["HistoryPanel", "date_group"]
 
 _ROOM_ID: Final = Qt.ItemDataRole.UserRole
 _DELETED: Final = Qt.ItemDataRole.UserRole + 1
+_TURN: Final = Qt.ItemDataRole.UserRole + 2  # a search hit's turn, counted from the room's first
 # Markers the store puts around matched words in snippets.
 _MARK_OPEN: Final = "\x02"
 _MARK_CLOSE: Final = "\x03"
@@ -55,6 +56,7 @@ class HistoryPanel(QWidget):
 
     Signals:
         room_chosen(str): the user opened a room (its id).
+        turn_chosen(str, int): the user opened a search hit: room id, turn index.
         search_changed(str): the search text changed (debounced); "" = show rooms.
         rename_requested(str, str): room id and its new title.
         pin_requested(str, bool): room id and whether to pin it.
@@ -63,6 +65,7 @@ class HistoryPanel(QWidget):
     """
 
     room_chosen = Signal(str)
+    turn_chosen = Signal(str, int)
     search_changed = Signal(str)
     rename_requested = Signal(str, str)
     pin_requested = Signal(str, bool)
@@ -137,6 +140,7 @@ class HistoryPanel(QWidget):
                 where += f", earlier attempt {hit.attempt}"
             item = QTreeWidgetItem(self.tree, [""])
             item.setData(0, _ROOM_ID, hit.room_id)
+            item.setData(0, _TURN, hit.turn_index)
             label = QLabel(
                 f"<b>{html.escape(hit.room_title)}</b> · turn {hit.turn_index + 1} · "
                 f"{html.escape(where)}<br>{_highlight(hit.snippet)}"
@@ -165,7 +169,12 @@ class HistoryPanel(QWidget):
     @Slot(QTreeWidgetItem, int)
     def on_tree_item_activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         room_id = item.data(0, _ROOM_ID)
-        if isinstance(room_id, str) and not item.data(0, _DELETED):
+        if not isinstance(room_id, str) or item.data(0, _DELETED):
+            return
+        turn = item.data(0, _TURN)
+        if isinstance(turn, int):
+            self.turn_chosen.emit(room_id, turn)
+        else:
             self.room_chosen.emit(room_id)
 
     @Slot(QPoint)

@@ -323,6 +323,12 @@ class MainWindow(QMainWindow):
             self._show_metrics(seat_id)
         self._update_comparison()
 
+    def go_to_turn(self, index: int) -> None:
+        """Scroll every pane to turn `index` of the room (a search hit), showing hidden turns if need be."""
+        turns = self.session.room.turns
+        for pane in self.panes.values():
+            pane.scroll_to_turn(index, turns)
+
     def _build_seat_bar(self) -> None:
         self._seat_bar = QWidget()
         row = QHBoxLayout(self._seat_bar)

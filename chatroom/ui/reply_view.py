@@ -286,6 +286,30 @@ class ReplyView(QTextBrowser):
         self._rebuild(earlier=turns[: self._hidden])
         self._put_anchor_back(anchor)
 
+    def scroll_to_turn(self, index: int, turns: Sequence[ThreadTurn]) -> bool:
+        """Bring turn `index` of the thread to the top of the view; False if there is no such turn.
+
+        `turns` is the whole thread, oldest first: when the turn is one of the
+        hidden ones, every turn is shown first (as "Show all" does).
+        """
+        if not 0 <= index < self._hidden + len(self._replies):
+            return False
+        if index < self._hidden:
+            self.show_all(turns)
+        reply = self._reply_at(index)
+        if reply is None:
+            return False
+        # The prompt's block: turn_start is where the turn before it ended
+        # (inside that turn's last block), then come the empty separating lines.
+        block = self.document().findBlock(reply.turn_start)
+        if block.position() < reply.turn_start:
+            block = block.next()
+        while block.isValid() and not block.text() and block.position() < reply.start:
+            block = block.next()
+        top = self.document().documentLayout().blockBoundingRect(block).y()
+        self.verticalScrollBar().setValue(round(top))
+        return True
+
     @property
     def hidden_turns(self) -> int:
         """How many turns before the shown ones are not shown."""

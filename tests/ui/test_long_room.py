@@ -132,3 +132,35 @@ def test_a_1_mb_reply_is_shown_whole_and_stays_for_the_next_turn(qtbot: QtBot, m
     send(qtbot, window, "question 3")  # now it is over the budget
     assert pane.view.hidden_turns == 1
     wait_idle(qtbot, window)
+
+
+def test_a_search_hit_opens_its_room_at_the_turn_even_a_hidden_one(
+    qtbot: QtBot, make_window: WindowFactory, tmp_path: Path
+) -> None:
+    window = make_window(MODELS, history_path=tmp_path / "history.sqlite3")
+    send_turns(qtbot, window, range(1, 7))
+    room_id = window.session.room.id
+    window.on_new_room_triggered()
+    assert window.history is not None
+    panel = window.history.panel
+    qtbot.keyClicks(panel.search_edit, '"question 2"')
+    qtbot.waitUntil(lambda: panel.hit_count() >= 1, timeout=TIMEOUT_MS)
+    item = panel.tree.topLevelItem(0)
+    assert item is not None
+    panel.on_tree_item_activated(item)
+    qtbot.waitUntil(lambda: window.session.room.id == room_id, timeout=TIMEOUT_MS)
+
+    def at_top(model: str) -> str:
+        view = window.pane_for(model).view
+        return view.cursorForPosition(QPoint(4, 4)).block().text()
+
+    for model in MODELS:
+        view = window.pane_for(model).view
+        qtbot.waitUntil(lambda view=view: view.hidden_turns == 0, timeout=TIMEOUT_MS)  # type: ignore[misc]
+    # The lorem pane is taller than its view: the turn is at its top. (The
+    # echo pane's few lines fit, and it has nothing to scroll.)
+    lorem = "fake/lorem?rate=200"
+    qtbot.waitUntil(lambda: at_top(lorem) == "question 2", timeout=TIMEOUT_MS)
+    # In the room already open, a hit scrolls its panes without reopening it.
+    window.go_to_turn(2)
+    assert at_top(lorem) == "question 3"
