@@ -112,10 +112,21 @@ def answer(qtbot: QtBot, dialog: SettingsDialog, choice: QMessageBox.StandardBut
 
 
 def moved_window(
-    make_window: WindowFactory, name: str, keys: KeyStore, first: FakeOpenRouter
+    make_window: WindowFactory,
+    name: str,
+    keys: KeyStore,
+    server: FakeOpenRouter,
+    *,
+    openrouter: FakeOpenRouter | None = None,
 ) -> MainWindow:
-    """A window whose endpoint `name` is on `first`, with one seat there."""
-    settings = Settings(endpoints=[Endpoint("openrouter", first.base_url, None), Endpoint(name, first.local_base_url)])
+    """A window whose endpoint `name` is on `server`, with one seat there.
+
+    The window's `openrouter` endpoint is on `openrouter` (default: `server`
+    too): its catalogue is fetched without a key, and a test that counts a
+    server's requests puts it elsewhere.
+    """
+    home = openrouter or server
+    settings = Settings(endpoints=[Endpoint("openrouter", home.base_url, None), Endpoint(name, server.local_base_url)])
     window = make_window(settings=settings, keys=keys, base_url="")
     seat(window, name, "fake/echo")
     return window
@@ -269,10 +280,12 @@ def test_a_key_saved_before_binding_keeps_working_and_is_then_bound(
     assert f"Bearer {canary.key}" in authorizations(first)
     assert keyring.get_password(ORIGIN_SERVICE, endpoint) == origin_of(first.local_base_url)
     # The settings file now names another host (edited by hand, or synced from elsewhere).
-    moved = moved_window(make_window, endpoint, KeyStore(environ={}), second)
+    moved = moved_window(make_window, endpoint, KeyStore(environ={}), second, openrouter=first)
     send(qtbot, moved, "elsewhere")
     wait_idle(qtbot, moved)
     assert moved.pane_for("fake/echo").state is ReplyState.FAILED
+    # Nothing at all: the window's openrouter endpoint (whose catalogue is
+    # fetched without a key, once the window has painted) is on `first`.
     assert second.requests == []
 
 
