@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QTreeWidgetItem
 from pytestqt.qtbot import QtBot
 
 from chatroom.core.export import to_json
@@ -45,6 +45,17 @@ def test_the_last_room_is_reopened(
     assert "TTFT" in echo.metrics_label.text()
 
 
+def first_hit(qtbot: QtBot, window: MainWindow, query: str) -> QTreeWidgetItem:
+    """Type `query` in the history's search box, as a user would; its first result."""
+    assert window.history is not None
+    panel = window.history.panel
+    qtbot.keyClicks(panel.search_edit, query)
+    qtbot.waitUntil(lambda: panel.hit_count() >= 1, timeout=TIMEOUT_MS)
+    item = panel.tree.topLevelItem(0)
+    assert item is not None
+    return item
+
+
 def test_search_opens_the_right_room(
     qtbot: QtBot, make_window: WindowFactory, tmp_path: Path
 ) -> None:
@@ -55,12 +66,9 @@ def test_search_opens_the_right_room(
     window.on_new_room_triggered()
     send(qtbot, window, "cherries only")
     wait_idle(qtbot, window)
+    item = first_hit(qtbot, window, "bananas")
     assert window.history is not None
     panel = window.history.panel
-    qtbot.keyClicks(panel.search_edit, "bananas")
-    qtbot.waitUntil(lambda: panel.hit_count() >= 1, timeout=TIMEOUT_MS)
-    item = panel.tree.topLevelItem(0)
-    assert item is not None
     snippet = panel.tree.itemWidget(item, 0)
     assert isinstance(snippet, QLabel) and "<b" in snippet.text()
     panel.on_tree_item_activated(item)

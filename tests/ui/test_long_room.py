@@ -14,7 +14,7 @@ from chatroom.ui import shown_turns
 from chatroom.ui.main_window import MainWindow
 from chatroom.ui.reply_view import SHOW_ALL_LINK
 from tests.ui.conftest import WindowFactory
-from tests.ui.test_history import close
+from tests.ui.test_history import close, first_hit
 from tests.ui.test_main_window import TIMEOUT_MS, send, wait_idle
 from tests.ui.test_reply_view import click_link
 
@@ -141,13 +141,9 @@ def test_a_search_hit_opens_its_room_at_the_turn_even_a_hidden_one(
     send_turns(qtbot, window, range(1, 7))
     room_id = window.session.room.id
     window.on_new_room_triggered()
+    item = first_hit(qtbot, window, '"question 2"')
     assert window.history is not None
-    panel = window.history.panel
-    qtbot.keyClicks(panel.search_edit, '"question 2"')
-    qtbot.waitUntil(lambda: panel.hit_count() >= 1, timeout=TIMEOUT_MS)
-    item = panel.tree.topLevelItem(0)
-    assert item is not None
-    panel.on_tree_item_activated(item)
+    window.history.panel.on_tree_item_activated(item)
     qtbot.waitUntil(lambda: window.session.room.id == room_id, timeout=TIMEOUT_MS)
 
     def at_top(model: str) -> str:
