@@ -22,10 +22,10 @@ from urllib.parse import quote, urlsplit
 import certifi
 
 # httpx's __init__ imports its command-line tool when click and rich happen to
-# be installed: with pygments.lexers that is about 10 MB of RSS and 60 ms the
-# app never uses. A None entry makes that import fail, and httpx falls back to
-# a stub `httpx.main` (its own `except ImportError`). tests/test_client.py
-# checks that none of them loads.
+# be installed (a development venv has them): that is about 50 ms of import
+# and 6 MB of the app's RSS it never uses. A None entry makes that import
+# fail, and httpx falls back to a stub `httpx.main` (its own `except
+# ImportError`). tests/core/test_client.py checks that none of them loads.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 import httpx  # noqa: E402  (after the entry above)
 import httpx_sse  # noqa: E402
