@@ -49,8 +49,11 @@ def first_hit(qtbot: QtBot, window: MainWindow, query: str) -> QTreeWidgetItem:
     """Type `query` in the history's search box, as a user would; its first result."""
     assert window.history is not None
     panel = window.history.panel
+    shown = panel.tree.topLevelItem(0)  # rooms, or the results of an earlier search
     qtbot.keyClicks(panel.search_edit, query)
-    qtbot.waitUntil(lambda: panel.hit_count() >= 1, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: panel.hit_count() >= 1 and panel.tree.topLevelItem(0) is not shown, timeout=TIMEOUT_MS
+    )
     item = panel.tree.topLevelItem(0)
     assert item is not None
     return item

@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from chatroom.core.room import ReplyState
 from chatroom.core.secrets import KeyStore
 from chatroom.core.settings import Endpoint, SavedSeat, Settings, load_settings
-from chatroom.ui.main_window import MainWindow
+from chatroom.ui.main_window import FIRST_SIZE, MainWindow, first_size
 from chatroom.ui.pane import ReplyPane
 from tests.conftest import MemoryKeyring
 from tests.fake_openrouter import FakeOpenRouter
@@ -391,8 +391,6 @@ def test_seats_queue_behind_a_one_at_a_time_local_server(
 
 
 def test_the_first_window_fits_a_small_screen() -> None:
-    from chatroom.ui.main_window import FIRST_SIZE, first_size
-
     assert first_size(QSize(1920, 1050)) == FIRST_SIZE
     assert first_size(QSize(1366, 740)) == QSize(1200, 703)  # a laptop under its panel
     assert first_size(QSize(1024, 700)) == QSize(972, 665)
