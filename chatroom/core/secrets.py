@@ -31,7 +31,10 @@ deliberately no plaintext fallback: a key silently written to a file is the
 leak this module exists to prevent.
 
 Every `KeyStore` method blocks (D-Bus round trips, possibly an unlock
-prompt), so the UI calls them through `asyncio.to_thread`.
+prompt), so the UI calls them through `asyncio.to_thread`. They run one at a
+time in the process: `set()` writes the key and then its origin, and a `get()`
+between the two would find the new key beside the old origin and hand it to
+the old server.
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ import functools
 import hmac
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Final, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Final, NoReturn, ParamSpec, TypeVar
 
 from chatroom.core.errors import KeyOriginMismatch, KeyringUnavailable
 from chatroom.core.origins import is_loopback_url, origin_of
@@ -74,6 +78,22 @@ log = logging.getLogger(__name__)
 _PROBE_NAME: Final = "chatroom availability probe"
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+# One keyring operation of any KeyStore at a time (see the module docstring).
+# Reentrant: an operation made of others takes it again in the same thread.
+_ONE_AT_A_TIME: Final = threading.RLock()
+
+
+def _serialized(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    """Run `method` while holding the process-wide keyring lock."""
+
+    @functools.wraps(method)
+    def serialized(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with _ONE_AT_A_TIME:
+            return method(*args, **kwargs)
+
+    return serialized
 
 
 class ApiKey:
@@ -149,6 +169,7 @@ class KeyStore:
         # The environment may hold the key; show nothing of it.
         return "KeyStore()"
 
+    @_serialized
     def get(self, endpoint: str, base_url: str, *, saved_url: str | None = None) -> ApiKey | None:
         """The key to send with requests of `endpoint` to `base_url`; None when it has none.
 
@@ -174,6 +195,7 @@ class KeyStore:
             return ApiKey(stored)
         raise KeyOriginMismatch(endpoint, saved_origin, origin, is_run_override=is_override)
 
+    @_serialized
     def origin(self, endpoint: str, saved_url: str | None = None) -> str | None:
         """The origin the stored key of `endpoint` is bound to; None when no key is stored.
 
@@ -187,6 +209,7 @@ class KeyStore:
             return _guarded(lambda backend: backend.get_password(ORIGIN_SERVICE, endpoint)) or None
         return self._bound_origin(endpoint, saved_url)
 
+    @_serialized
     def source(self, endpoint: str = DEFAULT_ENDPOINT) -> KeySource:
         """Where the key of `endpoint` would come from (whatever origin it is bound to)."""
         if self._environment_key(endpoint) is not None:
@@ -194,6 +217,7 @@ class KeyStore:
         stored = _guarded(lambda backend: backend.get_password(SERVICE, endpoint))
         return KeySource.KEYRING if stored else KeySource.NONE
 
+    @_serialized
     def set(self, endpoint: str, key: str, base_url: str) -> None:
         """Store `key` for `endpoint`, bound to the origin of `base_url`, replacing any earlier one.
 
@@ -220,6 +244,7 @@ class KeyStore:
                 _guarded(functools.partial(_delete_if_present, SERVICE, endpoint))
             raise
 
+    @_serialized
     def move(self, endpoint: str, base_url: str) -> None:
         """Bind the stored key of `endpoint` to the origin of `base_url` from now on.
 
@@ -233,6 +258,7 @@ class KeyStore:
             raise ValueError(f"No key is stored for “{endpoint}”.")
         _guarded(lambda backend: backend.set_password(ORIGIN_SERVICE, endpoint, origin))
 
+    @_serialized
     def delete(self, endpoint: str) -> None:
         """Forget the stored key of `endpoint` and its origin; nothing happens if there is none."""
         _check_endpoint(endpoint)
@@ -241,6 +267,7 @@ class KeyStore:
         _guarded(functools.partial(_delete_if_present, SERVICE, endpoint))
         _guarded(functools.partial(_delete_if_present, ORIGIN_SERVICE, endpoint))
 
+    @_serialized
     def availability(self) -> str | None:
         """None when the keyring works, else a message telling the user how to fix it.
 

@@ -16,9 +16,12 @@ import copy
 import logging
 import os
 import pickle
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import keyring
 import keyring.errors
@@ -44,6 +47,7 @@ CANARY = "sk-canary-" + uuid.uuid4().hex
 #: Where the keys of these tests are saved for; nothing listens there.
 URL = "http://127.0.0.1:9/v1"
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
+_R = TypeVar("_R")
 
 
 def canary() -> str:
@@ -759,3 +763,55 @@ def test_a_key_saved_before_binding_on_the_real_keyring_is_bound_on_first_read(b
     assert keyring.get_password(ORIGIN_SERVICE, bound_endpoint) == "http://127.0.0.1:9"
     with pytest.raises(KeyOriginMismatch):
         KeyStore(environ={}).get(bound_endpoint, OTHER_URL)
+
+
+# ---------------------------------------------------------------- threads
+
+
+class SlowOriginKeyring(MemoryKeyring):
+    """Recording an origin takes a while, and any call that overlaps another is noted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls_in_flight = 0
+        self.overlaps = 0
+        self._count = threading.Lock()
+
+    def _call(self, action: Callable[[], _R], slow: bool) -> _R:
+        with self._count:
+            self.calls_in_flight += 1
+            self.overlaps += self.calls_in_flight > 1
+        try:
+            if slow:
+                time.sleep(0.05)
+            return action()
+        finally:
+            with self._count:
+                self.calls_in_flight -= 1
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._call(lambda: super(SlowOriginKeyring, self).get_password(service, username), False)
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        slow = service == ORIGIN_SERVICE
+        self._call(lambda: super(SlowOriginKeyring, self).set_password(service, username, password), slow)
+
+
+def test_a_read_never_sees_a_new_key_with_its_old_origin() -> None:
+    # Settings saves a key for a new server while a request to the old one
+    # reads the key: between the two writes of set() the keyring holds the new
+    # key and the old origin. The read must wait for both, and be refused.
+    old, new = "http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1"
+    with use_backend(SlowOriginKeyring()) as backend:
+        assert isinstance(backend, SlowOriginKeyring)
+        store = KeyStore(environ={})
+        store.set("local", canary(), old)
+        new_key = canary()
+        writer = threading.Thread(target=store.set, args=("local", new_key, new))
+        writer.start()
+        while backend.entries.get((SERVICE, "local")) != new_key:  # the key is written, its origin is not yet
+            time.sleep(0.001)
+        with pytest.raises(KeyOriginMismatch):
+            store.get("local", old)
+        writer.join()
+        assert backend.overlaps == 0  # and no two calls reached the keyring at once
