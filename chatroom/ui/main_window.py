@@ -7,10 +7,11 @@ first paint, off the GUI thread, through RoomSession.run_job.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import platform
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -326,8 +327,20 @@ class MainWindow(QMainWindow):
     def go_to_turn(self, index: int) -> None:
         """Scroll every pane to turn `index` of the room (a search hit), showing hidden turns if need be."""
         turns = self.session.room.turns
-        for pane in self.panes.values():
-            pane.scroll_to_turn(index, turns)
+        with self._busy_cursor(any(index < pane.view.hidden_turns for pane in self.panes.values())):
+            for pane in self.panes.values():
+                pane.scroll_to_turn(index, turns)
+
+    @contextlib.contextmanager
+    def _busy_cursor(self, busy: bool = True) -> Iterator[None]:
+        """A wait cursor over the app while the window renders many turns at once (up to a second or so)."""
+        if busy:
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            yield
+        finally:
+            if busy:
+                QApplication.restoreOverrideCursor()
 
     def _build_seat_bar(self) -> None:
         self._seat_bar = QWidget()
@@ -761,8 +774,9 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def on_pane_show_all_requested(self, seat_id: str) -> None:
         # Every pane, so that panes scrolled together stay level.
-        for pane in self.panes.values():
-            pane.show_all(self.session.room.turns)
+        with self._busy_cursor():
+            for pane in self.panes.values():
+                pane.show_all(self.session.room.turns)
 
     def _show_attempts(self, pane: ReplyPane) -> None:
         """The pane's note on earlier attempts, and its open attempts window, follow the room."""

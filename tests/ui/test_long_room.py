@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from chatroom.core.store import Store
@@ -163,3 +164,23 @@ def test_a_search_hit_opens_its_room_at_the_turn_even_a_hidden_one(
     window.history.panel.on_tree_item_activated(first_hit(qtbot, window, '"question 3"'))
     assert window.session.room is opened
     assert at_top(lorem) == "question 3"
+
+
+def test_showing_every_turn_shows_a_wait_cursor_meanwhile(
+    qtbot: QtBot, make_window: WindowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = make_window(MODELS)
+    send_turns(qtbot, window, range(1, 6))
+    cursors: list[object] = []
+    pane = window.pane_for("fake/echo")
+    show_all = type(pane).show_all
+
+    def noting_show_all(self: object, turns: object) -> None:
+        cursor = QApplication.overrideCursor()
+        cursors.append(None if cursor is None else cursor.shape())
+        show_all(self, turns)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(pane), "show_all", noting_show_all)
+    window.on_pane_show_all_requested(str(pane.seat_id))
+    assert cursors == [Qt.CursorShape.WaitCursor] * len(MODELS)
+    assert QApplication.overrideCursor() is None  # and it is gone after
