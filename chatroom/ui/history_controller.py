@@ -107,17 +107,17 @@ class HistoryController(QObject):
             return
         self._run(lambda store: store.load_room(room_id), self._opened)
 
-    @Slot(str, int)
-    def on_panel_turn_chosen(self, room_id: str, turn: int) -> None:
-        """A search hit: its room, scrolled to the turn that matched."""
+    @Slot(str, int, str)
+    def on_panel_turn_chosen(self, room_id: str, turn: int, match: str) -> None:
+        """A search hit: its room, scrolled to the turn that matched, the match selected."""
         if room_id == self._session.room.id:
-            self._window.go_to_turn(turn)
+            self._window.go_to_turn(turn, match)
             return
 
         def opened(result: Room | None | BaseException) -> None:
             self._opened(result)
             if isinstance(result, Room) and self._session.room is result:
-                self._window.go_to_turn(turn)
+                self._window.go_to_turn(turn, match)
 
         self._run(lambda store: store.load_room(room_id), opened)
 

@@ -30,6 +30,7 @@ __all__ = ["HistoryPanel", "date_group"]
 _ROOM_ID: Final = Qt.ItemDataRole.UserRole
 _DELETED: Final = Qt.ItemDataRole.UserRole + 1
 _TURN: Final = Qt.ItemDataRole.UserRole + 2  # a search hit's turn, counted from the room's first
+_MATCH: Final = Qt.ItemDataRole.UserRole + 3  # the first text the search matched in it
 # Markers the store puts around matched words in snippets.
 _MARK_OPEN: Final = "\x02"
 _MARK_CLOSE: Final = "\x03"
@@ -56,7 +57,8 @@ class HistoryPanel(QWidget):
 
     Signals:
         room_chosen(str): the user opened a room (its id).
-        turn_chosen(str, int): the user opened a search hit: room id, turn index.
+        turn_chosen(str, int, str): the user opened a search hit: room id, turn
+            index, and the first text that matched ("" if none is marked).
         search_changed(str): the search text changed (debounced); "" = show rooms.
         rename_requested(str, str): room id and its new title.
         pin_requested(str, bool): room id and whether to pin it.
@@ -65,7 +67,7 @@ class HistoryPanel(QWidget):
     """
 
     room_chosen = Signal(str)
-    turn_chosen = Signal(str, int)
+    turn_chosen = Signal(str, int, str)
     search_changed = Signal(str)
     rename_requested = Signal(str, str)
     pin_requested = Signal(str, bool)
@@ -141,6 +143,7 @@ class HistoryPanel(QWidget):
             item = QTreeWidgetItem(self.tree, [""])
             item.setData(0, _ROOM_ID, hit.room_id)
             item.setData(0, _TURN, hit.turn_index)
+            item.setData(0, _MATCH, first_match(hit.snippet))
             label = QLabel(
                 f"<b>{html.escape(hit.room_title)}</b> · turn {hit.turn_index + 1} · "
                 f"{html.escape(where)}<br>{_highlight(hit.snippet)}"
@@ -173,7 +176,7 @@ class HistoryPanel(QWidget):
             return
         turn = item.data(0, _TURN)
         if isinstance(turn, int):
-            self.turn_chosen.emit(room_id, turn)
+            self.turn_chosen.emit(room_id, turn, str(item.data(0, _MATCH) or ""))
         else:
             self.room_chosen.emit(room_id)
 
@@ -199,6 +202,13 @@ class HistoryPanel(QWidget):
         new_title, ok = QInputDialog.getText(self, "Rename room", "Title:", text=title)
         if ok and new_title.strip():
             self.rename_requested.emit(room_id, new_title.strip())
+
+
+def first_match(snippet: str) -> str:
+    """The first text the store marked as matching in `snippet`; "" when it marked none."""
+    start = snippet.find(_MARK_OPEN)
+    end = snippet.find(_MARK_CLOSE, start + 1)
+    return snippet[start + 1 : end].strip() if 0 <= start < end else ""
 
 
 def _highlight(snippet: str) -> str:

@@ -324,12 +324,15 @@ class MainWindow(QMainWindow):
             self._show_metrics(seat_id)
         self._update_comparison()
 
-    def go_to_turn(self, index: int) -> None:
-        """Scroll every pane to turn `index` of the room (a search hit), showing hidden turns if need be."""
+    def go_to_turn(self, index: int, match: str = "") -> None:
+        """Scroll every pane to turn `index` of the room (a search hit), showing hidden turns if need be.
+
+        A pane whose turn holds `match` selects its first occurrence there.
+        """
         turns = self.session.room.turns
         with self._busy_cursor(any(index < pane.view.hidden_turns for pane in self.panes.values())):
             for pane in self.panes.values():
-                pane.scroll_to_turn(index, turns)
+                pane.scroll_to_turn(index, turns, match)
 
     @contextlib.contextmanager
     def _busy_cursor(self, busy: bool = True) -> Iterator[None]:

@@ -229,9 +229,10 @@ class ReplyPane(QFrame):
         if self.view.hidden_turns:
             self.view.show_all([(turn.prompt, turn.replies.get(self.seat_id)) for turn in turns])
 
-    def scroll_to_turn(self, index: int, turns: Sequence[Turn]) -> None:
-        """Show turn `index` of the room (`turns`) at the top of the thread, hidden or not."""
-        self.view.scroll_to_turn(index, [(turn.prompt, turn.replies.get(self.seat_id)) for turn in turns])
+    def scroll_to_turn(self, index: int, turns: Sequence[Turn], match: str = "") -> None:
+        """Show turn `index` of the room (`turns`) at the top of the thread, hidden or not; select `match` in it."""
+        thread = [(turn.prompt, turn.replies.get(self.seat_id)) for turn in turns]
+        self.view.scroll_to_turn(index, thread, match=match)
 
     def show_reply(self, reply: Reply, status: str) -> None:
         """Reflect the reply's state, status line and error."""

@@ -286,11 +286,13 @@ class ReplyView(QTextBrowser):
         self._rebuild(earlier=turns[: self._hidden])
         self._put_anchor_back(anchor)
 
-    def scroll_to_turn(self, index: int, turns: Sequence[ThreadTurn]) -> bool:
+    def scroll_to_turn(self, index: int, turns: Sequence[ThreadTurn], *, match: str = "") -> bool:
         """Bring turn `index` of the thread to the top of the view; False if there is no such turn.
 
         `turns` is the whole thread, oldest first: when the turn is one of the
-        hidden ones, every turn is shown first (as "Show all" does).
+        hidden ones, every turn is shown first (as "Show all" does). The first
+        `match` in the turn (any case), if there is one, is selected and
+        scrolled into view.
         """
         if not 0 <= index < self._hidden + len(self._replies):
             return False
@@ -308,7 +310,18 @@ class ReplyView(QTextBrowser):
             block = block.next()
         top = self.document().documentLayout().blockBoundingRect(block).y()
         self.verticalScrollBar().setValue(round(top))
+        if match:
+            self._select_in_turn(reply, match)
         return True
+
+    def _select_in_turn(self, reply: _ReplyDoc, text: str) -> None:
+        following = self._reply_at(reply.index + 1)
+        turn_end = following.turn_start if following is not None else self._end_cursor().position()
+        found = self.document().find(text, reply.turn_start)
+        if found.isNull() or found.selectionEnd() > turn_end:
+            return
+        self.setTextCursor(found)
+        self.ensureCursorVisible()
 
     @property
     def hidden_turns(self) -> int:
