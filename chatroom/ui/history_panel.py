@@ -7,6 +7,7 @@ window talks to the store (off the GUI thread) and hands back the results.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
@@ -34,6 +35,9 @@ _MATCH: Final = Qt.ItemDataRole.UserRole + 3  # the first text the search matche
 # Markers the store puts around matched words in snippets.
 _MARK_OPEN: Final = "\x02"
 _MARK_CLOSE: Final = "\x03"
+# Marked words, and the ones marked right after them with only spaces between.
+_MARKED_WORD: Final = f"{_MARK_OPEN}[^{_MARK_CLOSE}]*{_MARK_CLOSE}"
+_MARKED_RUN: Final = re.compile(f"{_MARKED_WORD}(?: +{_MARKED_WORD})*")
 
 
 def date_group(moment: float, today: datetime.date | None = None) -> str:
@@ -205,10 +209,13 @@ class HistoryPanel(QWidget):
 
 
 def first_match(snippet: str) -> str:
-    """The first text the store marked as matching in `snippet`; "" when it marked none."""
-    start = snippet.find(_MARK_OPEN)
-    end = snippet.find(_MARK_CLOSE, start + 1)
-    return snippet[start + 1 : end].strip() if 0 <= start < end else ""
+    """The first text the store marked as matching in `snippet`; "" when it marked none.
+
+    The store marks each matched word; words marked one after the other (a
+    phrase) make one match.
+    """
+    run = _MARKED_RUN.search(snippet)
+    return "" if run is None else run.group().replace(_MARK_OPEN, "").replace(_MARK_CLOSE, "").strip()
 
 
 def _highlight(snippet: str) -> str:

@@ -160,7 +160,7 @@ def test_a_search_hit_opens_its_room_at_the_turn_even_a_hidden_one(
     qtbot.waitUntil(lambda: at_top(lorem) == "question 2", timeout=TIMEOUT_MS)
     for model in MODELS:  # the matched word is selected in the turn, in every pane that shows it
         cursor = window.pane_for(model).view.textCursor()
-        assert (cursor.selectedText(), cursor.block().text()) == ("question", "question 2")
+        assert (cursor.selectedText(), cursor.block().text()) == ("question 2", "question 2")
     # A hit in the room already open scrolls its panes without reopening it.
     opened = window.session.room
     window.history.panel.search_edit.clear()
