@@ -20,6 +20,7 @@ from chatroom.core.room import Reply
 
 __all__ = [
     "CostRange",
+    "SEPARATOR",
     "ReplyMetrics",
     "estimate_tokens",
     "estimate_turn_cost",
@@ -32,7 +33,8 @@ __all__ = [
 #: Below this a cost shows as "<$0.000001": fewer digits than that mean nothing.
 _SMALLEST_USD: Final = Decimal("0.000001")
 _CENT: Final = Decimal("0.01")
-_SEPARATOR: Final = " · "
+#: Between the parts of a metrics line (a narrow pane drops parts after one).
+SEPARATOR: Final = " · "
 _COUNT_WORDS_UP_TO: Final = 100_000
 #: Tokens that all arrived within this span have no meaningful rate: a server
 #: that sends a reply in one burst (or a transcript made without streaming)
@@ -174,7 +176,7 @@ def format_metrics(metrics: ReplyMetrics) -> str:
         parts.append(tokens)
     if metrics.cost_usd is not None:
         parts.append(("~" if metrics.cost_estimated else "") + format_usd(metrics.cost_usd))
-    return _SEPARATOR.join(parts)
+    return SEPARATOR.join(parts)
 
 
 def _format_rate(tokens_per_s: float) -> str:

@@ -21,8 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatroom.core.metrics import SEPARATOR
 from chatroom.core.params import ParamValue
 from chatroom.core.room import Reply, ReplyState, Seat, SeatId, Turn
+from chatroom.ui.elided_label import ElidedLabel
 from chatroom.ui.reply_view import ENDING_NOTES, ReplyView
 
 __all__ = ["ReplyPane"]
@@ -122,7 +124,7 @@ class ReplyPane(QFrame):
         for button in (self.stop_button, self.retry_button, self.settings_button, self.remove_button):
             header.addWidget(button)
 
-        self.metrics_label = QLabel("")
+        self.metrics_label = ElidedLabel(SEPARATOR)
         self.metrics_label.setStyleSheet("color: #666; padding-left: 6px;")
         self.metrics_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -194,8 +196,7 @@ class ReplyPane(QFrame):
         self.catalogue_label.setVisible(bool(note))
 
     def set_metrics(self, line: str) -> None:
-        self.metrics_label.setText(line)
-        self.metrics_label.setToolTip(line)  # the whole line when the pane is narrow
+        self.metrics_label.set_full_text(line)  # a narrow pane shows its first parts, then "…"
 
     # -- what the session tells us ----------------------------------------
 

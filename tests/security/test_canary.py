@@ -136,7 +136,7 @@ def pane_texts(window: MainWindow) -> list[tuple[str, str]]:
             ("error label", pane.error_label.text()),
             ("status label", pane.status_label.text()),
             ("state label", pane.state_label.text()),
-            ("metrics label", pane.metrics_label.text()),
+            ("metrics label", pane.metrics_label.full_text),
         ):
             texts.append((f"{what} of {pane.label}", text))
     return texts

@@ -70,7 +70,7 @@ def test_metrics_cost_and_comparison(qtbot: QtBot, make_window: WindowFactory) -
     wait_idle(qtbot, window)
     for pane in window.panes.values():
         assert pane.state is ReplyState.DONE
-        line = pane.metrics_label.text()
+        line = pane.metrics_label.full_text
         assert "TTFT" in line and "tok/s" in line and "$" in line, line
     strip = window.comparison.plain_text()
     assert window.comparison.isVisible()

@@ -42,7 +42,7 @@ def test_the_last_room_is_reopened(
     assert "remember this please" in echo.view.toPlainText()
     assert echo.reply_text() == "remember this please"
     assert echo.state is ReplyState.DONE
-    assert "TTFT" in echo.metrics_label.text()
+    assert "TTFT" in echo.metrics_label.full_text
 
 
 def first_hit(qtbot: QtBot, window: MainWindow, query: str) -> QTreeWidgetItem:
