@@ -25,7 +25,7 @@ from chatroom.core.metrics import SEPARATOR
 from chatroom.core.params import ParamValue
 from chatroom.core.room import Reply, ReplyState, Seat, SeatId, Turn
 from chatroom.ui.elided_label import ElidedLabel
-from chatroom.ui.reply_view import ENDING_NOTES, ReplyView
+from chatroom.ui.reply_view import ENDING_NOTES, ReplyView, ThreadTurn
 
 __all__ = ["ReplyPane"]
 
@@ -218,7 +218,7 @@ class ReplyPane(QFrame):
 
     def load_turns(self, turns: Sequence[Turn], shown: int) -> None:
         """Show the room so far (a reopened room, a seat added later): the last `shown` turns, a note for the rest."""
-        self.view.load_turns([(turn.prompt, turn.replies.get(self.seat_id)) for turn in turns], shown)
+        self.view.load_turns(self._thread(turns), shown)
         for turn in reversed(turns[max(len(turns) - shown, 0) :]):
             reply = turn.replies.get(self.seat_id)
             if reply is not None:  # the header shows the latest shown reply's state
@@ -228,12 +228,15 @@ class ReplyPane(QFrame):
     def show_all(self, turns: Sequence[Turn]) -> None:
         """Show every turn of the room (`turns`), the ones the view hid too."""
         if self.view.hidden_turns:
-            self.view.show_all([(turn.prompt, turn.replies.get(self.seat_id)) for turn in turns])
+            self.view.show_all(self._thread(turns))
 
     def scroll_to_turn(self, index: int, turns: Sequence[Turn], match: str = "") -> None:
         """Show turn `index` of the room (`turns`) at the top of the thread, hidden or not; select `match` in it."""
-        thread = [(turn.prompt, turn.replies.get(self.seat_id)) for turn in turns]
-        self.view.scroll_to_turn(index, thread, match=match)
+        self.view.scroll_to_turn(index, self._thread(turns), match=match)
+
+    def _thread(self, turns: Sequence[Turn]) -> list[ThreadTurn]:
+        """This seat's side of the room: each prompt with this seat's reply to it."""
+        return [(turn.prompt, turn.replies.get(self.seat_id)) for turn in turns]
 
     def show_reply(self, reply: Reply, status: str) -> None:
         """Reflect the reply's state, status line and error."""
