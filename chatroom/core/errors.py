@@ -65,6 +65,12 @@ __all__ = [
 JsonObject = Mapping[str, object]
 
 
+def _sentence(message: str) -> str:
+    """The server's message ending as a sentence, so that a hint can follow it."""
+    message = message.rstrip()
+    return message if not message or message.endswith((".", "!", "?", ":")) else f"{message}."
+
+
 class ChatroomError(Exception):
     """Base of every error Chatroom raises on purpose; str() is the user message."""
 
@@ -122,7 +128,7 @@ class ContextTooLong(BadRequest):
 
     def _describe(self) -> str:
         return (
-            f"The conversation is too long for this model: {self.message} "
+            f"The conversation is too long for this model: {_sentence(self.message)} "
             "Start a new room or remove seats with long replies."
         )
 
@@ -142,7 +148,7 @@ class InsufficientCredits(ApiError):
 
     def _describe(self) -> str:
         return (
-            f"Insufficient credits: {self.message} "
+            f"Insufficient credits: {_sentence(self.message)} "
             "Add credits to the account or lower max_tokens."
         )
 
@@ -164,7 +170,7 @@ class ModelNotFound(ApiError):
     """404: the model id does not exist on this endpoint, or was retired."""
 
     def _describe(self) -> str:
-        return f"Model not found: {self.message} Check the model id."
+        return f"Model not found: {_sentence(self.message)} Check the model id."
 
 
 class RequestTimeout(ApiError):
@@ -185,7 +191,7 @@ class RateLimited(ApiError):
     is_retryable = True
 
     def _describe(self) -> str:
-        return f"Rate limited: {self.message} Wait a moment and retry."
+        return f"Rate limited: {_sentence(self.message)} Wait a moment and retry."
 
 
 class ServerError(ApiError):

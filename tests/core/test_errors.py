@@ -188,3 +188,17 @@ def test_key_origin_mismatch_names_both_addresses_and_the_fix(
     assert str(error) == text
     assert (error.endpoint, error.saved_origin, error.origin) == ("gw", *args)
     assert error.is_run_override is override and not error.is_retryable
+
+
+@pytest.mark.parametrize(
+    ("error", "sentence_end"),
+    [
+        (InsufficientCredits(402, "You requested 4096 tokens but can only afford 1000"), "afford 1000. Add"),
+        (InsufficientCredits(402, "Out of credits."), "credits. Add"),
+        (RateLimited(429, "Slow down!"), "down! Wait"),
+        (ModelNotFound(404, "No endpoints found for x/y"), "x/y. Check"),
+        (ContextTooLong(400, "This model's maximum context length is 8192 tokens"), "tokens. Start"),
+    ],
+)
+def test_the_servers_message_ends_its_sentence_before_the_hint(error: ApiError, sentence_end: str) -> None:
+    assert sentence_end in str(error)
