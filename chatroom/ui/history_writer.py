@@ -89,7 +89,12 @@ class HistoryWriter(QObject):
                 # Never delete it: moved aside (with the time in its name) for recovery.
                 kept = Store.set_aside(self._path)
                 self._store = Store(self._path)
-                self.notice.emit(f"{exc} It was moved to {kept}; a new history was started.")
+                # The store's message tells the user to move the file aside: done here.
+                log.warning("%s", exc)
+                self.notice.emit(
+                    f"The history file was damaged and could not be read. It was moved to {kept} "
+                    "for recovery, and a new history was started."
+                )
         return self._store
 
     def submit(self, action: Callable[[Store], T]) -> concurrent.futures.Future[T]:
