@@ -330,9 +330,16 @@ class MainWindow(QMainWindow):
         A pane whose turn holds `match` selects its first occurrence there.
         """
         turns = self.session.room.turns
-        with self._busy_cursor(any(index < pane.view.hidden_turns for pane in self.panes.values())):
-            for pane in self.panes.values():
-                pane.scroll_to_turn(index, turns, match)
+        # Synced scrolling moves the other panes to the same fraction of their
+        # length, which is another turn in each: each pane goes to its own.
+        synced = self.pane_area.is_synced()
+        self.pane_area.set_synced_scrolling(False)
+        try:
+            with self._busy_cursor(any(index < pane.view.hidden_turns for pane in self.panes.values())):
+                for pane in self.panes.values():
+                    pane.scroll_to_turn(index, turns, match)
+        finally:
+            self.pane_area.set_synced_scrolling(synced)
 
     @contextlib.contextmanager
     def _busy_cursor(self, busy: bool = True) -> Iterator[None]:

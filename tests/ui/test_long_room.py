@@ -187,3 +187,21 @@ def test_showing_every_turn_shows_a_wait_cursor_meanwhile(
     window.on_pane_show_all_requested(str(pane.seat_id))
     assert cursors == [Qt.CursorShape.WaitCursor] * len(MODELS)
     assert QApplication.overrideCursor() is None  # and it is gone after
+
+
+def test_going_to_a_turn_with_scrolling_synced_puts_it_at_the_top_of_every_pane(
+    qtbot: QtBot, make_window: WindowFactory
+) -> None:
+    # Two panes of different lengths: synced by fraction, the last one
+    # scrolled would drag the first away from its turn.
+    models = ["fake/huge?kb=3&chunk=1024&rate=1000", "fake/huge?kb=6&chunk=1024&rate=1000"]
+    window = make_window(models)
+    window.pane_area.set_synced_scrolling(True)
+    send_turns(qtbot, window, range(1, 5))
+    views = [window.pane_for(model).view for model in models]
+    qtbot.waitUntil(lambda: all(view.is_rendered for view in views), timeout=TIMEOUT_MS)
+    window.go_to_turn(0)  # a hidden turn: every turn is rendered again first
+    assert [view.cursorForPosition(QPoint(4, 4)).block().text() for view in views] == ["question 1"] * 2
+    window.go_to_turn(2)
+    assert [view.cursorForPosition(QPoint(4, 4)).block().text() for view in views] == ["question 3"] * 2
+    assert window.pane_area.is_synced()  # and scrolling stays synced afterwards
