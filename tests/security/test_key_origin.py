@@ -132,6 +132,13 @@ def moved_window(
     return window
 
 
+def window_with_key(make_window: WindowFactory, name: str, canary: Canary, first: FakeOpenRouter) -> MainWindow:
+    """The canary key saved in the real keyring for `first`, and a window using it there."""
+    keys = KeyStore(environ={})
+    keys.set(name, canary.key, first.local_base_url)
+    return moved_window(make_window, name, keys, first)
+
+
 # -- Settings: the URL moves to another host ------------------------------------
 
 
@@ -145,9 +152,7 @@ def test_editing_the_url_to_another_host_withholds_the_key(
     canary: Canary,
 ) -> None:
     first, second = servers
-    keys = KeyStore(environ={})
-    keys.set(endpoint, canary.key, first.local_base_url)
-    window = moved_window(make_window, endpoint, keys, first)
+    window = window_with_key(make_window, endpoint, canary, first)
     send(qtbot, window, "before the move")
     wait_idle(qtbot, window)
     assert window.pane_for("fake/echo").state is ReplyState.DONE  # the key works where it was saved
@@ -197,9 +202,7 @@ def test_moving_the_key_after_asking_sends_it_to_the_new_host_only(
     canary: Canary,
 ) -> None:
     first, second = servers
-    keys = KeyStore(environ={})
-    keys.set(endpoint, canary.key, first.local_base_url)
-    window = moved_window(make_window, endpoint, keys, first)
+    window = window_with_key(make_window, endpoint, canary, first)
     new = origin_of(second.local_base_url)
 
     def script(dialog: SettingsDialog) -> None:
@@ -241,9 +244,7 @@ def test_a_key_saved_for_the_new_host_is_the_only_one_it_sees(
 ) -> None:
     first, second = servers
     new_key = f"sk-second-{uuid.uuid4().hex}"
-    keys = KeyStore(environ={})
-    keys.set(endpoint, canary.key, first.local_base_url)
-    window = moved_window(make_window, endpoint, keys, first)
+    window = window_with_key(make_window, endpoint, canary, first)
 
     def script(dialog: SettingsDialog) -> None:
         edit_url(qtbot, dialog, endpoint, second.local_base_url)
